@@ -1,0 +1,103 @@
+"""Blue/green database credentials from Parameter Store: shared naming, URL codec and consumers.
+
+The public names below are imported lazily, on first attribute access: ``import bluegreen_db`` costs
+nothing, boto3 and pymysql load on the first refresh or connection, and SQLAlchemy only when
+``create_engine`` is used (it is optional for Lambdas).
+
+Lambda::
+
+    from bluegreen_db import connect
+
+    def handler(event, context):
+        with connect("reader") as conn, conn.cursor() as cur:
+            ...
+
+Server::
+
+    from bluegreen_db import create_engine
+
+    engine = create_engine("writer", pool_size=10)
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from bluegreen_db.consumer import (
+        BlueGreenConsumer,
+        BlueGreenError,
+        ParameterInvalidError,
+        ParameterMissingError,
+        Snapshot,
+        connect,
+        current,
+        default_consumer,
+        get_color,
+        get_db_url,
+    )
+    from bluegreen_db.dburl import DbUrl, build_url, parse_url, redact
+    from bluegreen_db.naming import Color, ParameterNames, Role, other_color, parse_color, resolve_prefix
+    from bluegreen_db.sqlalchemy_engine import create_engine
+
+_EXPORTS: dict[str, str] = {
+    "BlueGreenConsumer": "consumer",
+    "BlueGreenError": "consumer",
+    "ParameterInvalidError": "consumer",
+    "ParameterMissingError": "consumer",
+    "Snapshot": "consumer",
+    "connect": "consumer",
+    "current": "consumer",
+    "default_consumer": "consumer",
+    "get_color": "consumer",
+    "get_db_url": "consumer",
+    "DbUrl": "dburl",
+    "build_url": "dburl",
+    "parse_url": "dburl",
+    "redact": "dburl",
+    "Color": "naming",
+    "ParameterNames": "naming",
+    "Role": "naming",
+    "other_color": "naming",
+    "parse_color": "naming",
+    "resolve_prefix": "naming",
+    "create_engine": "sqlalchemy_engine",
+}
+
+__all__ = [
+    "BlueGreenConsumer",
+    "BlueGreenError",
+    "Color",
+    "DbUrl",
+    "ParameterInvalidError",
+    "ParameterMissingError",
+    "ParameterNames",
+    "Role",
+    "Snapshot",
+    "build_url",
+    "connect",
+    "create_engine",
+    "current",
+    "default_consumer",
+    "get_color",
+    "get_db_url",
+    "other_color",
+    "parse_color",
+    "parse_url",
+    "redact",
+    "resolve_prefix",
+]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value  # later lookups skip this hook
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))

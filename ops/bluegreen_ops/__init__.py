@@ -1,0 +1,1 @@
+"""Operator tooling: the CLI, the Secrets Manager rotation driver and the local stack."""

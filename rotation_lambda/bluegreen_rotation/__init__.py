@@ -1,0 +1,1 @@
+"""The blue/green rotation function: event → protocol step → Secrets Manager, database, Parameter Store."""

@@ -1,0 +1,244 @@
+"""The secret model: parse and validate an RDS/Aurora secret, its blue/green pair and its URLs.
+
+Parsing is strict and happens before anything changes, so a malformed secret is rejected with an
+error that names the key at fault (never its value: it may be the password).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from bluegreen_db.dburl import build_url
+from bluegreen_db.naming import COLORS, Color, Role, other_color
+
+from .errors import InvalidInputError
+
+ENGINES = ("mysql", "aurora-mysql")
+MAX_USERNAME_LENGTH = 32  # MySQL 5.7+/Aurora MySQL 3 and MariaDB limit for user names
+_USERNAME_RE = re.compile(r"^[A-Za-z0-9_$.\-]+$")
+_HOST_RE = re.compile(
+    r"^(?:[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?\.)*[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?$"
+)
+_IPV6_RE = re.compile(r"^[0-9A-Fa-f:.]+$")
+_DBNAME_RE = re.compile(r"^[A-Za-z0-9_$\-]{1,64}$")
+_KNOWN_KEYS = {
+    "engine",
+    "host",
+    "port",
+    "username",
+    "password",
+    "dbname",
+    "masterarn",
+    "readerHost",
+    "blueUsername",
+    "greenUsername",
+    "parameterPrefix",
+}
+
+
+def validate_username(name: str, key: str = "username") -> str:
+    if not name:
+        raise InvalidInputError(f"secret key {key!r} is empty")
+    if len(name) > MAX_USERNAME_LENGTH:
+        raise InvalidInputError(
+            f"user name {name!r} ({key}) is {len(name)} characters long;"
+            f" MySQL allows at most {MAX_USERNAME_LENGTH}"
+        )
+    if not _USERNAME_RE.match(name):
+        raise InvalidInputError(
+            f"user name in {key!r} has characters outside letters, digits and '_$.-' "
+            "(quotes, backticks, '%' and spaces are refused rather than quoted)"
+        )
+    return name
+
+
+def validate_host(host: str, key: str = "host") -> str:
+    if not host or not (_HOST_RE.match(host) or (":" in host and _IPV6_RE.match(host))):
+        raise InvalidInputError(f"secret key {key!r} is not a host name or IP address")
+    return host
+
+
+def _port(value: Any, key: str = "port") -> int:
+    try:
+        port = int(value)
+    except (TypeError, ValueError):
+        raise InvalidInputError(f"secret key {key!r} must be a port number") from None
+    if not 0 < port < 65536:
+        raise InvalidInputError(f"secret key {key!r} must be between 1 and 65535")
+    return port
+
+
+def _load_object(text: str | None, what: str) -> dict[str, Any]:
+    if text is None:
+        raise InvalidInputError(f"{what} has no SecretString (binary secrets are not supported)")
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        # The message says where, not what: the text may hold a password.
+        raise InvalidInputError(f"{what} is not valid JSON (line {exc.lineno}, column {exc.colno})") from None
+    if not isinstance(value, dict):
+        raise InvalidInputError(f"{what} must be a JSON object")
+    return value
+
+
+def _str(data: Mapping[str, Any], key: str, what: str, required: bool = True) -> str | None:
+    value = data.get(key)
+    if value is None or value == "":
+        if required:
+            raise InvalidInputError(f"{what} is missing the required key {key!r}")
+        return None
+    if not isinstance(value, str):
+        raise InvalidInputError(f"{what} key {key!r} must be a string")
+    return value
+
+
+@dataclass(frozen=True)
+class DbSecret:
+    """One version of the rotated secret."""
+
+    engine: str
+    host: str
+    port: int
+    username: str
+    password: str = field(repr=False)
+    masterarn: str
+    dbname: str | None
+    reader_host: str
+    blue_username: str
+    green_username: str
+    parameter_prefix: str | None
+    extra: Mapping[str, Any] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def parse(cls, text: str | None, what: str = "secret") -> DbSecret:
+        data = _load_object(text, what)
+        engine = _str(data, "engine", what)
+        if engine not in ENGINES:
+            raise InvalidInputError(
+                f"{what} engine {engine!r} is not supported (expected mysql or aurora-mysql)"
+            )
+        host = validate_host(_str(data, "host", what) or "")
+        username = validate_username(_str(data, "username", what) or "")
+        password = _str(data, "password", what) or ""
+        masterarn = _str(data, "masterarn", what) or ""
+        if not masterarn.startswith("arn:") or ":secretsmanager:" not in masterarn:
+            raise InvalidInputError(f"{what} key 'masterarn' is not a Secrets Manager secret ARN")
+        dbname = _str(data, "dbname", what, required=False)
+        if dbname is not None and not _DBNAME_RE.match(dbname):
+            raise InvalidInputError(f"{what} key 'dbname' is not a plain database name")
+        reader = _str(data, "readerHost", what, required=False)
+        reader_host = validate_host(reader, "readerHost") if reader else _default_reader(host)
+        blue = _str(data, "blueUsername", what, required=False)
+        green = _str(data, "greenUsername", what, required=False)
+        if blue is None:
+            blue = username if username != green else None
+            if blue is None:
+                raise InvalidInputError(f"{what} names 'username' as greenUsername but has no blueUsername")
+        if green is None:
+            green = f"{blue}_green"
+        validate_username(blue, "blueUsername")
+        validate_username(green, "greenUsername")
+        if blue == green:
+            raise InvalidInputError(f"{what} has the same user for blue and green")
+        if username not in (blue, green):
+            raise InvalidInputError(f"{what} 'username' is neither its blueUsername nor its greenUsername")
+        prefix = _str(data, "parameterPrefix", what, required=False)
+        return cls(
+            engine=engine,
+            host=host,
+            port=_port(data.get("port", 3306)),
+            username=username,
+            password=password,
+            masterarn=masterarn,
+            dbname=dbname,
+            reader_host=reader_host,
+            blue_username=blue,
+            green_username=green,
+            parameter_prefix=prefix,
+            extra={k: v for k, v in data.items() if k not in _KNOWN_KEYS},
+        )
+
+    @property
+    def color(self) -> Color:
+        """A version's color is the color whose user name equals its username."""
+        return "blue" if self.username == self.blue_username else "green"
+
+    def username_of(self, color: Color) -> str:
+        return self.blue_username if color == "blue" else self.green_username
+
+    def next_version(self, password: str) -> DbSecret:
+        """The secret for the other color with a new password; the pair is recorded explicitly."""
+        return replace(self, username=self.username_of(other_color(self.color)), password=password)
+
+    def same_pair(self, other: DbSecret) -> bool:
+        return (self.blue_username, self.green_username) == (other.blue_username, other.green_username)
+
+    def host_for(self, role: Role) -> str:
+        return self.host if role == "writer" else self.reader_host
+
+    def url(self, role: Role, scheme: str) -> str:
+        return build_url(
+            scheme, self.username, self.password, self.host_for(role), self.port, self.dbname or ""
+        )
+
+    def to_json(self) -> str:
+        data: dict[str, Any] = dict(self.extra)
+        data.update(
+            {
+                "engine": self.engine,
+                "host": self.host,
+                "port": self.port,
+                "username": self.username,
+                "password": self.password,
+                "masterarn": self.masterarn,
+                "blueUsername": self.blue_username,
+                "greenUsername": self.green_username,
+            }
+        )
+        if self.dbname is not None:
+            data["dbname"] = self.dbname
+        if self.reader_host != _default_reader(self.host):
+            data["readerHost"] = self.reader_host
+        if self.parameter_prefix is not None:
+            data["parameterPrefix"] = self.parameter_prefix
+        return json.dumps(data)
+
+
+@dataclass(frozen=True)
+class MasterSecret:
+    """The admin user that creates users and sets passwords; host/port default to the rotated secret's."""
+
+    username: str
+    password: str = field(repr=False)
+    host: str
+    port: int
+
+    @classmethod
+    def parse(cls, text: str | None, rotated: DbSecret) -> MasterSecret:
+        what = "master secret"
+        data = _load_object(text, what)
+        username = _str(data, "username", what) or ""
+        if len(username) > MAX_USERNAME_LENGTH:
+            raise InvalidInputError(f"{what} 'username' is longer than {MAX_USERNAME_LENGTH} characters")
+        password = _str(data, "password", what) or ""
+        host = _str(data, "host", what, required=False)
+        return cls(
+            username=username,
+            password=password,
+            host=validate_host(host) if host else rotated.host,
+            port=_port(data["port"]) if data.get("port") not in (None, "") else rotated.port,
+        )
+
+
+def _default_reader(host: str) -> str:
+    """An Aurora cluster endpoint's reader is the same name with ``.cluster-`` → ``.cluster-ro-``."""
+    if ".cluster-" in host and ".cluster-ro-" not in host:
+        return host.replace(".cluster-", ".cluster-ro-", 1)
+    return host
+
+
+__all__ = ["COLORS", "DbSecret", "MasterSecret", "validate_host", "validate_username"]

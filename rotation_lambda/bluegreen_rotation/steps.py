@@ -1,0 +1,189 @@
+"""The four steps of the Secrets Manager rotation protocol, top to bottom.
+
+createSecret  stage the other color's user with a fresh password as AWSPENDING (a retry reuses it)
+setSecret     as the master user: create that user like the current one and set the password
+testSecret    log in as it and check its privileges equal the current user's
+finishSecret  mirror its URLs, then the flag, then move AWSCURRENT to it
+
+Each step is idempotent: Secrets Manager retries whole rotations, and any step may run twice or
+stop half way.
+"""
+
+from __future__ import annotations
+
+from bluegreen_db.naming import ROLES, other_color
+
+from . import database, guards
+from .context import RotationContext
+from .database import Account, Admin
+from .errors import DatabaseError, InvalidInputError, RotationRefusedError
+from .guards import GuardInput
+from .mirror import MirrorState
+from .observability import logger, metrics
+from .secret import DbSecret
+from .secrets_store import PENDING
+
+
+def create_secret(rot: RotationContext) -> None:
+    existing = rot.store.value(rot.arn, rot.token, PENDING)
+    if existing is not None:
+        pending = DbSecret.parse(existing, "AWSPENDING version")
+        logger.info("AWSPENDING already holds a password; reusing it", extra={"color": pending.color})
+        return
+    current = rot.current()
+    password = rot.store.random_password(rot.settings.password_length, rot.settings.exclude_characters)
+    pending = current.next_version(password)
+    rot.store.put_pending(rot.arn, rot.token, pending.to_json(), rot.rotation_token)
+    logger.info(
+        "staged AWSPENDING for the other color",
+        extra={"from_color": current.color, "color": pending.color, "user": pending.username},
+    )
+
+
+def set_secret(rot: RotationContext) -> None:
+    pending, current = rot.pending(), rot.current()
+    _check_pair(pending, current)
+    endpoint = rot.endpoint(pending.host, pending.port)
+    rot.require_time("log in as the pending user")
+    if database.can_login(endpoint, pending.username, pending.password):
+        logger.info("the pending password already logs in; nothing to do", extra={"user": pending.username})
+        return
+    state = reconcile_mirror(rot, current)
+    guards.check_not_in_use(
+        GuardInput(
+            target_color=pending.color,
+            target_user=pending.username,
+            current_user=current.username,
+            mirror=state,
+            now=rot.now(),
+            grace_seconds=rot.settings.rotation_grace_seconds,
+        )
+    )
+    master = rot.master(current)
+    rot.require_time("change the password as the master user")
+    with Admin.open(rot.endpoint(master.host, master.port), master.username, master.password) as admin:
+        with admin.rotation_lock(rot.arn) as acquired:
+            if not acquired:
+                raise RotationRefusedError(
+                    "another setSecret for this secret is running; refusing to race it"
+                )
+            sessions = admin.count_sessions(pending.username)
+            if (
+                guards.check_sessions(pending.username, sessions, rot.settings.active_session_policy)
+                and sessions
+            ):
+                logger.warning(
+                    "changing the password of a user with live sessions (ACTIVE_SESSION_POLICY=warn)",
+                    extra={"user": pending.username, "sessions": sessions},
+                )
+                metrics.add_metric(name="ActiveSessionsWarning", unit="Count", value=1)
+            source = admin.account_of(current.username)
+            if source is None:
+                raise DatabaseError(f"the current user {current.username!r} does not exist in the database")
+            target = Account(pending.username, source.host)
+            existing = admin.account_of(pending.username)
+            if existing is None:
+                admin.create_user(target)
+                logger.info("created the partner user", extra={"user": pending.username, "host": source.host})
+            elif existing.host != source.host:
+                raise DatabaseError(
+                    f"user {pending.username!r} exists with host {existing.host!r} but {current.username!r} "
+                    f"has {source.host!r}; drop or rename one so they match"
+                )
+            sync = admin.sync_privileges(source, target)
+            if sync.granted or sync.revoked:
+                logger.info(
+                    "re-synced privileges", extra={"granted": len(sync.granted), "revoked": len(sync.revoked)}
+                )
+            # Last: a login with the pending password now proves everything above was done.
+            admin.update_password(target, pending.password)
+    logger.info("set the pending password", extra={"user": pending.username, "color": pending.color})
+
+
+def test_secret(rot: RotationContext) -> None:
+    pending = rot.pending()
+    rot.require_time("log in as the pending user")
+    hosts = dict.fromkeys(pending.host_for(role) for role in ROLES)
+    for host in hosts:
+        database.test_login(
+            rot.endpoint(host, pending.port), pending.username, pending.password, pending.dbname
+        )
+    master = rot.master(pending)
+    source_user = pending.username_of(other_color(pending.color))
+    with Admin.open(rot.endpoint(master.host, master.port), master.username, master.password) as admin:
+        source, target = admin.account_of(source_user), admin.account_of(pending.username)
+        if source is None or target is None:
+            raise DatabaseError(f"user {source_user!r} or {pending.username!r} is missing")
+        missing, extra = admin.privilege_difference(source, target)
+    if missing or extra:
+        raise DatabaseError(
+            f"privileges of {pending.username!r} differ from {source_user!r}: "
+            f"missing {missing or 'none'}, extra {extra or 'none'}"
+        )
+    logger.info(
+        "the pending user logs in with the privileges of the current user", extra={"user": pending.username}
+    )
+
+
+def finish_secret(rot: RotationContext) -> None:
+    pending = rot.pending()
+    mirror = rot.mirror(pending)
+    for role in ROLES:
+        mirror.write_url(pending.color, role, pending.url(role, rot.settings.db_url_scheme))
+    mirror.write_flag(pending.color)
+    rot.store.promote(rot.arn, rot.token, rot.state.current_version)
+    rot.store.forget(rot.arn)
+    logger.info("promoted AWSCURRENT and flipped the flag", extra={"color": pending.color})
+
+
+def ensure_mirror(rot: RotationContext) -> None:
+    """finishSecret for a token already AWSCURRENT: make sure the mirror is complete."""
+    current = rot.current()
+    reconcile_mirror(rot, current)
+
+
+def reconcile_mirror(rot: RotationContext, current: DbSecret) -> MirrorState:
+    """Completes the mirror of AWSCURRENT: its color's URLs, then the flag on its color.
+
+    When a finishSecret stopped half way and the service gave up, the flag may name a color other
+    than AWSCURRENT's: moving it back to AWSCURRENT (whose password still works) restarts that color's
+    grace period, so the guard then refuses to change its password until consumers have moved.
+    """
+    mirror = rot.mirror(current)
+    state = mirror.read()
+    changed = []
+    for role in ROLES:
+        url = current.url(role, rot.settings.db_url_scheme)
+        if state.url(current.color, role) != url:
+            mirror.write_url(current.color, role, url)
+            changed.append(f"{current.color}/{role}")
+    if state.flag != current.color:
+        if state.flag is not None:
+            logger.warning(
+                "the flag disagreed with AWSCURRENT; moving it back",
+                extra={"flag": state.flag_value, "color": current.color},
+            )
+            metrics.add_metric(name="MirrorReconciled", unit="Count", value=1)
+        mirror.write_flag(current.color)
+        changed.append("flag")
+    if not changed:
+        return state
+    logger.info("completed the mirror of AWSCURRENT", extra={"written": changed})
+    return mirror.read()
+
+
+def _check_pair(pending: DbSecret, current: DbSecret) -> None:
+    if not pending.same_pair(current):
+        raise InvalidInputError("AWSPENDING and AWSCURRENT name different blue/green user pairs")
+    if pending.username == current.username:
+        raise RotationRefusedError(
+            f"AWSPENDING and AWSCURRENT are both {pending.username!r}; refusing to change a user in use"
+        )
+
+
+STEPS = {
+    "createSecret": create_secret,
+    "setSecret": set_secret,
+    "testSecret": test_secret,
+    "finishSecret": finish_secret,
+}
