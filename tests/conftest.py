@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import logging
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -75,3 +76,7 @@ def make_stack(mariadb: MariaDB, moto_server: MotoServer, monkeypatch: pytest.Mo
 @pytest.fixture
 def stack(make_stack: Any) -> Stack:
     return make_stack()  # type: ignore[no-any-return]
+
+
+pytest_plugins = ["tests.leakcheck"]
+logging.getLogger("werkzeug").setLevel(logging.WARNING)

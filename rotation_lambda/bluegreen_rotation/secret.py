@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from bluegreen_db.dburl import build_url
-from bluegreen_db.naming import COLORS, Color, Role, other_color
+from bluegreen_db.naming import COLORS, Color, Role, other_color, resolve_prefix
 
 from .errors import InvalidInputError
 
@@ -147,6 +147,11 @@ class DbSecret:
         if username not in (blue, green):
             raise InvalidInputError(f"{what} 'username' is neither its blueUsername nor its greenUsername")
         prefix = _str(data, "parameterPrefix", what, required=False)
+        if prefix is not None:
+            try:
+                prefix = resolve_prefix(prefix, {})
+            except ValueError as exc:
+                raise InvalidInputError(f"{what} key 'parameterPrefix': {exc}") from None
         return cls(
             engine=engine,
             host=host,

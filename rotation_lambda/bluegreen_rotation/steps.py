@@ -31,6 +31,7 @@ def create_secret(rot: RotationContext) -> None:
         logger.info("AWSPENDING already holds a password; reusing it", extra={"color": pending.color})
         return
     current = rot.current()
+    rot.master(current)  # an unreadable or malformed master secret is rejected before anything changes
     password = rot.store.random_password(rot.settings.password_length, rot.settings.exclude_characters)
     pending = current.next_version(password)
     rot.store.put_pending(rot.arn, rot.token, pending.to_json(), rot.rotation_token)

@@ -1,0 +1,93 @@
+"""Shared checks for integration tests: read the stack's state and try logins, all for real."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pymysql
+
+from bluegreen_db.dburl import parse_url
+
+
+def secret_value(stack: Any, stage: str = "AWSCURRENT", version_id: str | None = None) -> dict[str, Any]:
+    # Always name the stage: moto may return a stale value without one after UpdateSecretVersionStage.
+    kwargs: dict[str, Any] = {"SecretId": stack.app.secret_arn, "VersionStage": stage}
+    if version_id:
+        kwargs["VersionId"] = version_id
+    return json.loads(stack.secretsmanager.get_secret_value(**kwargs)["SecretString"])
+
+
+def stages(stack: Any) -> dict[str, list[str]]:
+    meta = stack.secretsmanager.describe_secret(SecretId=stack.app.secret_arn)
+    return {k: sorted(v) for k, v in meta["VersionIdsToStages"].items()}
+
+
+def can_login(stack: Any, user: str, password: str) -> bool:
+    try:
+        pymysql.connect(host="127.0.0.1", port=stack.db.port, user=user, password=password).close()
+    except pymysql.err.OperationalError as exc:
+        if exc.args[0] == 1045:
+            return False
+        raise
+    return True
+
+
+def url_logs_in_as(stack: Any, url: str, user: str) -> bool:
+    parsed = parse_url(url)
+    if parsed.username != user:
+        return False
+    conn = pymysql.connect(
+        host=parsed.host, port=parsed.port, user=parsed.username, password=parsed.password,
+        database=parsed.database or None,
+    )
+    with conn, conn.cursor() as cur:
+        cur.execute("SELECT CURRENT_USER()")
+        return str(cur.fetchone()[0]).split("@")[0] == user
+
+
+def parameters(stack: Any) -> dict[str, Any]:
+    names = [f"{stack.prefix}/blue-green-env"] + [
+        f"{stack.prefix}/{c}/{r}-db-url" for c in ("blue", "green") for r in ("writer", "reader")
+    ]
+    response = stack.ssm.get_parameters(Names=names, WithDecryption=True)
+    return {p["Name"]: (p["Value"], p["Type"], p["Version"]) for p in response["Parameters"]}
+
+
+def flag(stack: Any) -> str | None:
+    value = parameters(stack).get(f"{stack.prefix}/blue-green-env")
+    return value[0] if value else None
+
+
+def grants(stack: Any, user: str) -> list[str]:
+    host = stack.db.execute("SELECT Host FROM mysql.user WHERE User = %s", (user,))[0][0]
+    rows = stack.db.execute("SHOW GRANTS FOR %s@%s", (user, host))
+    out = []
+    for (line,) in rows:
+        line = line.replace(f"`{user}`@", "`USER`@").split(" IDENTIFIED BY PASSWORD")[0]
+        out.append(line)
+    return sorted(out)
+
+
+def snapshot(stack: Any) -> dict[str, Any]:
+    """Everything a rotation may change: database accounts, secret versions, parameters."""
+    users = (stack.app.username, f"{stack.app.username}_green", "admin")
+    accounts = stack.db.execute(
+        "SELECT User, Host, authentication_string, ssl_type FROM mysql.user WHERE User IN (%s, %s, %s)"
+        " ORDER BY User, Host",
+        users,
+    )
+    account_grants = {row[0]: grants(stack, row[0]) for row in accounts}
+    versions = stack.secretsmanager.list_secret_version_ids(SecretId=stack.app.secret_arn, IncludeDeprecated=True)
+    values = {}
+    for v in versions["Versions"]:
+        try:
+            values[v["VersionId"]] = (
+                sorted(v.get("VersionStages", [])),
+                stack.secretsmanager.get_secret_value(
+                    SecretId=stack.app.secret_arn, VersionId=v["VersionId"], VersionStage=v["VersionStages"][0]
+                ).get("SecretString") if v.get("VersionStages") else None,
+            )
+        except Exception:
+            values[v["VersionId"]] = (sorted(v.get("VersionStages", [])), None)
+    return {"accounts": accounts, "grants": account_grants, "secret": values, "parameters": parameters(stack)}
