@@ -6,7 +6,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from bluegreen_rotation.aws import secretsmanager_client, ssm_client
-from bluegreen_rotation.observability import logger, metrics, tracer
+from bluegreen_rotation.observability import logger, metrics, traced_handler
 from bluegreen_rotation.rotation import run_step
 from bluegreen_rotation.secrets_store import SecretStore
 
@@ -23,6 +23,6 @@ def _secret_store() -> SecretStore:
 
 @logger.inject_lambda_context(log_event=False, clear_state=True)
 @metrics.log_metrics(raise_on_empty_metrics=False)
-@tracer.capture_lambda_handler(capture_response=False, capture_error=True)
+@traced_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> None:
     run_step(event, store=_secret_store(), ssm=ssm_client(), lambda_context=context)

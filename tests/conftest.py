@@ -11,7 +11,6 @@ from typing import Any
 
 import boto3
 import pytest
-
 from bluegreen_ops.localstack import AppDatabase, MariaDB, MotoServer, aws_environment, seed_application
 
 _counter = itertools.count(1)

@@ -6,7 +6,6 @@ import json
 from typing import Any
 
 import pymysql
-
 from bluegreen_db.dburl import parse_url
 
 
@@ -38,7 +37,10 @@ def url_logs_in_as(stack: Any, url: str, user: str) -> bool:
     if parsed.username != user:
         return False
     conn = pymysql.connect(
-        host=parsed.host, port=parsed.port, user=parsed.username, password=parsed.password,
+        host=parsed.host,
+        port=parsed.port,
+        user=parsed.username,
+        password=parsed.password,
         database=parsed.database or None,
     )
     with conn, conn.cursor() as cur:
@@ -78,15 +80,21 @@ def snapshot(stack: Any) -> dict[str, Any]:
         users,
     )
     account_grants = {row[0]: grants(stack, row[0]) for row in accounts}
-    versions = stack.secretsmanager.list_secret_version_ids(SecretId=stack.app.secret_arn, IncludeDeprecated=True)
+    versions = stack.secretsmanager.list_secret_version_ids(
+        SecretId=stack.app.secret_arn, IncludeDeprecated=True
+    )
     values = {}
     for v in versions["Versions"]:
         try:
             values[v["VersionId"]] = (
                 sorted(v.get("VersionStages", [])),
                 stack.secretsmanager.get_secret_value(
-                    SecretId=stack.app.secret_arn, VersionId=v["VersionId"], VersionStage=v["VersionStages"][0]
-                ).get("SecretString") if v.get("VersionStages") else None,
+                    SecretId=stack.app.secret_arn,
+                    VersionId=v["VersionId"],
+                    VersionStage=v["VersionStages"][0],
+                ).get("SecretString")
+                if v.get("VersionStages")
+                else None,
             )
         except Exception:
             values[v["VersionId"]] = (sorted(v.get("VersionStages", [])), None)

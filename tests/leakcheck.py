@@ -24,7 +24,7 @@ class _RecordingHandler(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         try:
             _records.append(json.dumps(record.__dict__, default=str) + " " + record.getMessage())
-        except Exception:  # noqa: BLE001 - a log record that cannot be rendered is still scanned raw
+        except Exception:
             _records.append(repr(record.__dict__))
 
 
@@ -91,7 +91,9 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[Any]) -> 
         for password in passwords:
             if any(form in text for form in _forms(password)):
                 report.outcome = "failed"
-                report.longrepr = f"LEAK: a password stored in Secrets Manager appears in the {where} of {item.nodeid}"
+                report.longrepr = (
+                    f"LEAK: a password stored in Secrets Manager appears in the {where} of {item.nodeid}"
+                )
                 return
 
 
@@ -99,4 +101,6 @@ _call_text = pytest.StashKey[str]()
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
-    terminalreporter.write_line(f"leak check: scanned the output of {_checked_tests['count']} tests for passwords")
+    terminalreporter.write_line(
+        f"leak check: scanned the output of {_checked_tests['count']} tests for passwords"
+    )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import shutil
 import signal
@@ -251,6 +252,7 @@ class MotoServer:
         self.host = host
         self.port = port or free_port(host)
         self._server = ThreadedMotoServer(ip_address=host, port=self.port, verbose=False)
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)
 
     @property
     def endpoint(self) -> str:

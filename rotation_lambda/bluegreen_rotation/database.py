@@ -18,6 +18,7 @@ The same statements are right on Aurora MySQL 3 (MySQL 8.0) and MariaDB 10.11:
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import re
 import secrets
@@ -76,11 +77,13 @@ class PrivilegeSync:
     revoked: tuple[str, ...]
 
 
+@functools.lru_cache(maxsize=8)
 def tls_context(mode: TlsMode, ca_file: str | None) -> ssl.SSLContext | None:
     """The client TLS context for a mode; ``None`` only for ``disable``.
 
     Every other mode hands pymysql a context, and pymysql then refuses a server without TLS instead
-    of falling back to plaintext (checked again in :func:`connect`).
+    of falling back to plaintext (checked again in :func:`connect`). Contexts are cached: loading a
+    CA bundle costs tens of milliseconds, and one context serves every connection of the process.
     """
     if mode == "disable":
         return None

@@ -7,10 +7,10 @@ import json
 import uuid
 
 import pytest
-
 from app import lambda_handler
 from bluegreen_ops.driver import FakeLambdaContext, RotationDriver
 from bluegreen_rotation.errors import InvalidInputError
+
 from tests.helpers import secret_value, snapshot
 
 
@@ -49,8 +49,10 @@ def mutate(stack, **changes):
         (lambda s: mutate(s, masterarn=None), r"missing the required key 'masterarn'"),
         (lambda s: mutate(s, engine="postgres"), r"engine 'postgres' is not supported"),
         (lambda s: mutate(s, port="eighty"), r"'port' must be a port number"),
-        (lambda s: mutate(s, masterarn="arn:aws:secretsmanager:us-east-1:123456789012:secret:nope-AbCdEf"),
-         r"master secret .* cannot be read: ResourceNotFoundException"),
+        (
+            lambda s: mutate(s, masterarn="arn:aws:secretsmanager:us-east-1:123456789012:secret:nope-AbCdEf"),
+            r"master secret .* cannot be read: ResourceNotFoundException",
+        ),
         (lambda s: mutate(s, masterarn="not-an-arn"), r"'masterarn' is not a Secrets Manager secret ARN"),
         (lambda s: mutate(s, username="a" * 27), r"'a{27}_green' \(greenUsername\) is 33 characters long"),
         (lambda s: mutate(s, username="a" * 33), r"is 33 characters long"),
@@ -64,10 +66,26 @@ def mutate(stack, **changes):
         (lambda s: mutate(s, parameterPrefix="no-leading-slash"), r"parameter prefix"),
     ],
     ids=[
-        "malformed-json", "not-an-object", "missing-host", "missing-username", "missing-password",
-        "missing-masterarn", "wrong-engine", "bad-port", "unreadable-master", "masterarn-not-arn",
-        "green-name-too-long", "name-too-long", "explicit-green-too-long", "backtick-name", "quote-name",
-        "wildcard-name", "quote-host", "same-pair", "username-not-in-pair", "bad-prefix",
+        "malformed-json",
+        "not-an-object",
+        "missing-host",
+        "missing-username",
+        "missing-password",
+        "missing-masterarn",
+        "wrong-engine",
+        "bad-port",
+        "unreadable-master",
+        "masterarn-not-arn",
+        "green-name-too-long",
+        "name-too-long",
+        "explicit-green-too-long",
+        "backtick-name",
+        "quote-name",
+        "wildcard-name",
+        "quote-host",
+        "same-pair",
+        "username-not-in-pair",
+        "bad-prefix",
     ],
 )
 def test_bad_secret_is_rejected_and_changes_nothing(stack, change, match):
@@ -141,7 +159,10 @@ def test_malformed_events_are_rejected(stack, event, match):
 def test_unknown_secret_is_rejected(stack):
     with pytest.raises(InvalidInputError, match="cannot be described: ResourceNotFoundException"):
         lambda_handler(
-            {"Step": "createSecret", "SecretId": "arn:aws:secretsmanager:us-east-1:123456789012:secret:nope-AbCdEf",
-             "ClientRequestToken": str(uuid.uuid4())},
+            {
+                "Step": "createSecret",
+                "SecretId": "arn:aws:secretsmanager:us-east-1:123456789012:secret:nope-AbCdEf",
+                "ClientRequestToken": str(uuid.uuid4()),
+            },
             FakeLambdaContext(),
         )

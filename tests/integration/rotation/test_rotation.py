@@ -6,15 +6,17 @@ import string
 from urllib.parse import unquote, urlsplit
 
 import pytest
-from sqlalchemy.engine import make_url
-
 from app import lambda_handler
 from bluegreen_ops.driver import STEPS, RotationDriver
+from sqlalchemy.engine import make_url
+
 from tests.helpers import can_login, flag, grants, parameters, secret_value, snapshot, stages, url_logs_in_as
 
 
 def rotate(stack, **kwargs):
-    return RotationDriver(stack.secretsmanager, lambda_handler, max_attempts=1, **kwargs).rotate(stack.app.secret_arn)
+    return RotationDriver(stack.secretsmanager, lambda_handler, max_attempts=1, **kwargs).rotate(
+        stack.app.secret_arn
+    )
 
 
 def test_first_rotation_adopts_the_user_and_creates_its_partner_with_identical_privileges(stack):
@@ -24,7 +26,9 @@ def test_first_rotation_adopts_the_user_and_creates_its_partner_with_identical_p
     assert current["username"] == f"{blue}_green"
     assert (current["blueUsername"], current["greenUsername"]) == (blue, f"{blue}_green")
     assert grants(stack, f"{blue}_green") == grants(stack, blue)
-    hosts = stack.db.execute("SELECT User, Host FROM mysql.user WHERE User IN (%s, %s)", (blue, f"{blue}_green"))
+    hosts = stack.db.execute(
+        "SELECT User, Host FROM mysql.user WHERE User IN (%s, %s)", (blue, f"{blue}_green")
+    )
     assert {h for _, h in hosts} == {"%"}
     params = parameters(stack)
     assert params[f"{stack.prefix}/blue-green-env"][:2] == ("green", "String")
@@ -55,7 +59,9 @@ def test_three_rotations_alternate_and_keep_the_previous_user_working(stack):
         for secret in (current, previous):
             color = "blue" if secret["username"] == current["blueUsername"] else "green"
             for role in ("writer", "reader"):
-                assert url_logs_in_as(stack, params[f"{stack.prefix}/{color}/{role}-db-url"][0], secret["username"])
+                assert url_logs_in_as(
+                    stack, params[f"{stack.prefix}/{color}/{role}-db-url"][0], secret["username"]
+                )
     assert colors == ["green", "blue", "green"]
 
 
@@ -125,7 +131,9 @@ def converged_state(stack):
     for secret in (current, previous):
         color = "blue" if secret["username"] == current["blueUsername"] else "green"
         for role in ("writer", "reader"):
-            assert url_logs_in_as(stack, params[f"{stack.prefix}/{color}/{role}-db-url"][0], secret["username"])
+            assert url_logs_in_as(
+                stack, params[f"{stack.prefix}/{color}/{role}-db-url"][0], secret["username"]
+            )
     return {"current": current["username"], "previous": previous["username"], "flag": flag(stack)}
 
 
@@ -147,7 +155,12 @@ def test_any_printable_64_character_password_round_trips(make_stack, monkeypatch
         assert unquote(parts.username) == current["username"]
         assert unquote(parts.password) == password
         sa = make_url(url)
-        assert (sa.username, sa.password, sa.host, sa.port) == (current["username"], password, "127.0.0.1", stack.db.port)
+        assert (sa.username, sa.password, sa.host, sa.port) == (
+            current["username"],
+            password,
+            "127.0.0.1",
+            stack.db.port,
+        )
         assert url_logs_in_as(stack, url, current["username"])
     assert seen, "GetRandomPassword with nothing excluded should produce punctuation"
 

@@ -1,0 +1,1 @@
+"""Benchmarks: speed and cost are measured here, never asserted as timings in tests."""

@@ -1,0 +1,551 @@
+"""Zero-downtime benchmark of the consumer side, on the real local stack.
+
+    python -m bench.zero_downtime [--workers 16] [--rotations 3] [--ttl 1] [--delay-ms 20]
+
+Starts Debian's MariaDB and moto's server (``bluegreen_ops.localstack``), then runs the same load,
+K concurrent workers querying ``SELECT CURRENT_USER()`` in a loop (half Lambda-style, a new connection
+per operation; half server-style, four threads per SQLAlchemy engine pool), through three scenarios:
+
+* **layer**: this project. Lambda-style workers use ``BlueGreenConsumer.connect`` (one consumer per
+  simulated Lambda container), server-style workers ``bluegreen_db.create_engine``. R rotations run
+  back to back through the real handler (``app.lambda_handler``) driven by ``RotationDriver``, with
+  ``ROTATION_GRACE_SECONDS`` just above the consumer TTL and ``ACTIVE_SESSION_POLICY=fail``.
+* **in-place**: one user, credentials read at start-up, R in-place ``ALTER USER`` password changes.
+* **seed**: the seed post's layer code, three sequential ``get_parameter`` calls once at cold start,
+  never refreshed (servers likewise read once at start-up), across two real rotations.
+  ``ACTIVE_SESSION_POLICY=warn`` here: under ``fail`` the rotation would be refused instead, because
+  the seed's consumers never leave the old color.
+
+Time is compressed like the TTL and the grace period: server pools recycle connections after 3 s in
+every scenario (a stand-in for the reconnects real servers make: recycling, restarts, scale-out).
+Convergence after a flip is measured from the return of the rotation (finishSecret writes the flag
+last) until every worker's operations all use the new color. The cold-start row injects a fixed
+delay into every AWS call with a botocore ``before-send`` hook and times reading the configuration:
+the layer's one ``GetParameters`` against the seed's three ``GetParameter`` calls.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import contextlib
+import os
+import statistics
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+# ``app`` (the rotation function's entry point) lives in rotation_lambda/, as in the Lambda package.
+_FUNCTION_DIR = str(Path(__file__).resolve().parents[1] / "rotation_lambda")
+if _FUNCTION_DIR not in sys.path:
+    sys.path.insert(0, _FUNCTION_DIR)
+
+# The rotation function logs and emits metrics on stdout; keep the bench's own output readable.
+os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
+os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
+os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "ERROR")
+os.environ.setdefault("LOG_LEVEL", "ERROR")
+
+import boto3  # noqa: E402
+import pymysql  # noqa: E402
+import sqlalchemy  # noqa: E402
+from bluegreen_db.consumer import BlueGreenConsumer  # noqa: E402
+from bluegreen_db.dburl import build_url, parse_url  # noqa: E402
+from bluegreen_db.naming import ParameterNames  # noqa: E402
+from bluegreen_db.sqlalchemy_engine import create_engine  # noqa: E402
+from bluegreen_ops.localstack import (  # noqa: E402
+    AppDatabase,
+    MariaDB,
+    MotoServer,
+    aws_environment,
+    patched_environ,
+    seed_application,
+)
+
+INITIAL_PASSWORD = "bench-initial-Passw0rd"
+WHO_SQL = "SELECT SUBSTRING_INDEX(CURRENT_USER(), '@', 1)"
+SERVER_THREADS = 4
+POOL_RECYCLE = 3  # seconds, the same for every scenario's server pools
+
+
+def log(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+# -- load --------------------------------------------------------------------------------------
+
+
+@dataclass
+class Op:
+    end: float
+    user: str | None  # None: the operation failed
+    error: str | None = None
+
+
+@dataclass
+class Worker:
+    name: str
+    kind: str  # "lambda" or "server"
+    run_op: Callable[[], str]
+    ops: list[Op] = field(default_factory=list)
+
+    def loop(self, stop: threading.Event) -> None:
+        while not stop.is_set():
+            try:
+                user = self.run_op()
+                self.ops.append(Op(time.monotonic(), user))
+            except Exception as exc:  # noqa: BLE001 - every failure counts; the loop goes on
+                self.ops.append(Op(time.monotonic(), None, f"{type(exc).__name__}: {exc.args[:1]}"))
+                time.sleep(0.01)
+            time.sleep(0.005)
+
+
+def pymysql_op(connect: Callable[[], Any]) -> Callable[[], str]:
+    def op() -> str:
+        conn = connect()
+        try:
+            with conn.cursor() as cur:
+                cur.execute(WHO_SQL)
+                row = cur.fetchone()
+            return str(row[0])
+        finally:
+            conn.close()
+
+    return op
+
+
+def engine_op(engine: sqlalchemy.Engine) -> Callable[[], str]:
+    who = sqlalchemy.text(WHO_SQL)
+
+    def op() -> str:
+        with engine.connect() as conn:
+            return str(conn.scalar(who))
+
+    return op
+
+
+@contextlib.contextmanager
+def running(workers: list[Worker]) -> Iterator[None]:
+    stop = threading.Event()
+    threads = [threading.Thread(target=w.loop, args=(stop,), name=w.name, daemon=True) for w in workers]
+    for t in threads:
+        t.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(timeout=30)
+
+
+# -- rotations ---------------------------------------------------------------------------------
+
+
+class Rotations:
+    """The real rotation handler through the driver, spaced by the grace period."""
+
+    def __init__(self, sm: Any, ssm: Any, app: AppDatabase, names: ParameterNames, grace: int) -> None:
+        from app import lambda_handler  # the rotation function's real entry point
+        from bluegreen_ops.driver import RotationDriver
+
+        self.driver = RotationDriver(sm, lambda_handler, max_attempts=5, retry_delay=1.0)
+        self.ssm = ssm
+        self.app = app
+        self.names = names
+        self.grace = grace
+        self.last: float | None = None
+
+    def rotate(self) -> tuple[float, str]:
+        """Runs one rotation; returns (time it returned, the user the flag now names)."""
+        if self.last is not None:
+            # The guard counts grace from the flag's LastModifiedDate (whole seconds): add a margin.
+            wait = self.last + self.grace + 0.7 - time.monotonic()
+            if wait > 0:
+                time.sleep(wait)
+        self.driver.rotate(self.app.secret_arn)
+        self.last = time.monotonic()
+        flag = self.ssm.get_parameter(Name=self.names.flag)["Parameter"]["Value"]
+        return self.last, (self.app.username if flag == "blue" else f"{self.app.username}_green")
+
+    @property
+    def refused_attempts(self) -> int:
+        return sum(1 for r in self.driver.history if r.error is not None)
+
+
+def count_ssm_calls(client: Any, counter: collections.Counter[str]) -> None:
+    def hook(event_name: str, **_: Any) -> None:
+        counter[event_name.rsplit(".", 1)[-1]] += 1
+
+    client.meta.events.register("before-call.ssm.*", hook)
+
+
+# -- the seed's layer code ---------------------------------------------------------------------
+
+
+class SeedLayer:
+    """The seed post's Lambda layer: three sequential reads at cold start (import), never refreshed."""
+
+    def __init__(self, client: Any, prefix: str) -> None:
+        get = self._get(client)
+        self.blue_green_env = get(f"{prefix}/blue-green-env")
+        self.writer_db_url = get(f"{prefix}/{self.blue_green_env}/writer-db-url")
+        self.reader_db_url = get(f"{prefix}/{self.blue_green_env}/reader-db-url")
+
+    @staticmethod
+    def _get(client: Any) -> Callable[[str], str]:
+        def get(name: str) -> str:
+            return str(client.get_parameter(Name=name, WithDecryption=True)["Parameter"]["Value"])
+
+        return get
+
+
+def static_pymysql(url: str) -> Callable[[], Any]:
+    parsed = parse_url(url)
+    return lambda: pymysql.connect(
+        host=parsed.host,
+        port=parsed.port,
+        user=parsed.username,
+        password=parsed.password,
+        database=parsed.database,
+        connect_timeout=5,
+    )
+
+
+def static_engine(url: str) -> sqlalchemy.Engine:
+    return sqlalchemy.create_engine(
+        url, pool_size=SERVER_THREADS, max_overflow=0, pool_pre_ping=True, pool_recycle=POOL_RECYCLE
+    )
+
+
+# -- results -----------------------------------------------------------------------------------
+
+
+@dataclass
+class Result:
+    name: str
+    workers: list[Worker]
+    flips: list[tuple[float, str]]
+    end: float
+    ps_calls: int | None = None  # Parameter Store calls by the consumers
+    ps_refreshes: int | None = None  # snapshot refreshes (or cold starts) by the consumers
+    note: str = ""
+
+    def ops(self, kind: str | None = None) -> list[Op]:
+        return [op for w in self.workers if kind in (None, w.kind) for op in w.ops]
+
+    def failures(self, kind: str | None = None) -> int:
+        return sum(1 for op in self.ops(kind) if op.user is None)
+
+    def convergence(self) -> list[float | None]:
+        """Per flip: seconds until every worker's operations all use the new color (None: never)."""
+        out: list[float | None] = []
+        for i, (t_flip, user) in enumerate(self.flips):
+            until = self.flips[i + 1][0] if i + 1 < len(self.flips) else self.end
+            worst = 0.0
+            for w in self.workers:
+                window = [op for op in w.ops if t_flip < op.end <= until]
+                bad = [op.end for op in window if op.user != user]
+                last_bad = max(bad, default=None)
+                if last_bad is None:
+                    continue
+                later_good = [op.end for op in window if op.end > last_bad and op.user == user]
+                if not later_good:
+                    worst = float("inf")
+                    break
+                worst = max(worst, min(later_good) - t_flip)
+            out.append(None if worst == float("inf") else worst)
+        return out
+
+
+def fmt_conv(values: list[float | None]) -> str:
+    if not values:
+        return "-"
+    return " / ".join("never" if v is None else f"{v:.2f}s" for v in values)
+
+
+def print_table(results: list[Result], cold: dict[str, float], delay_ms: float) -> None:
+    headers = ["scenario", "ops", "failed (lambda/server)", "convergence per flip", "PS calls/refresh"]
+    rows = []
+    for r in results:
+        per_refresh = (
+            "-" if not r.ps_refreshes or r.ps_calls is None else f"{r.ps_calls / r.ps_refreshes:.2f}"
+        )
+        rows.append(
+            [
+                r.name,
+                str(len(r.ops())),
+                f"{r.failures()} ({r.failures('lambda')}/{r.failures('server')})",
+                fmt_conv(r.convergence()),
+                per_refresh,
+            ]
+        )
+    widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(headers)]
+    line = "  ".join(h.ljust(widths[i]) for i, h in enumerate(headers))
+    print()
+    print(line)
+    print("-" * len(line))
+    for row in rows:
+        print("  ".join(c.ljust(widths[i]) for i, c in enumerate(row)))
+    print()
+    for r in results:
+        if r.note:
+            print(f"  {r.name}: {r.note}")
+    print(
+        f"\ncold-start configuration read, {delay_ms:.0f} ms injected per AWS call (median of "
+        f"{int(cold['n'])}): layer 1 call {cold['layer'] * 1000:.1f} ms, seed 3 calls "
+        f"{cold['seed'] * 1000:.1f} ms, ratio seed/layer {cold['seed'] / cold['layer']:.2f}x"
+    )
+
+
+# -- scenarios ---------------------------------------------------------------------------------
+
+
+class Bench:
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.db = MariaDB()
+        self.moto: MotoServer | None = None
+        self.n = 0
+        self.lambda_workers = args.workers // 2
+        self.server_count = max(1, (args.workers - self.lambda_workers) // SERVER_THREADS)
+
+    def app(
+        self, policy: str, password: str = INITIAL_PASSWORD
+    ) -> tuple[AppDatabase, ParameterNames, Any, Any]:
+        self.n += 1
+        prefix = f"/bench/zd{self.n}"
+        os.environ.update(
+            {
+                "PARAMETER_PREFIX": prefix,
+                "DB_TLS_MODE": "disable",
+                "ROTATION_GRACE_SECONDS": str(self.args.grace),
+                "ACTIVE_SESSION_POLICY": policy,
+            }
+        )
+        sm = boto3.client("secretsmanager")
+        ssm = boto3.client("ssm")
+        app = seed_application(
+            self.db,
+            sm,
+            name=f"bench/zd{self.n}-{uuid.uuid4().hex[:6]}",
+            username=f"zd{self.n}",
+            password=password,
+            dbname=f"zd{self.n}",
+        )
+        return app, ParameterNames(prefix), sm, ssm
+
+    def layer(self) -> Result:
+        a = self.args
+        app, names, sm, ssm = self.app("fail")
+        rot = Rotations(sm, ssm, app, names, a.grace)
+        rot.rotate()  # adoption: creates green and the Parameter Store mirror
+        calls: collections.Counter[str] = collections.Counter()
+        consumers: list[BlueGreenConsumer] = []
+
+        def consumer() -> BlueGreenConsumer:
+            c = BlueGreenConsumer(names.prefix, ttl=a.ttl)
+            count_ssm_calls(c.client, calls)
+            consumers.append(c)
+            return c
+
+        workers = [
+            Worker(f"layer-lambda-{i}", "lambda", pymysql_op(consumer().connect))
+            for i in range(self.lambda_workers)
+        ]
+        engines = []
+        for s in range(self.server_count):
+            engine = create_engine(
+                "writer",
+                consumer=consumer(),
+                pool_size=SERVER_THREADS,
+                max_overflow=0,
+                pool_recycle=POOL_RECYCLE,
+                drain_interval=a.ttl,
+            )
+            engines.append(engine)
+            workers += [
+                Worker(f"layer-server-{s}-{t}", "server", engine_op(engine)) for t in range(SERVER_THREADS)
+            ]
+        flips = []
+        log(f"layer: {len(workers)} workers, TTL {a.ttl}s, grace {a.grace}s, {a.rotations} rotations")
+        with running(workers):
+            time.sleep(1.0)
+            for i in range(a.rotations):
+                t, user = rot.rotate()
+                flips.append((t, user))
+                log(f"layer: rotation {i + 1}/{a.rotations} done, flag now names {user}")
+            time.sleep(a.ttl * 2 + 0.5)
+            end = time.monotonic()
+        for e in engines:
+            e.dispose()
+        refreshes = sum(c.refreshes for c in consumers)
+        total_ops = sum(len(w.ops) for w in workers)
+        note = (
+            f"{sum(calls.values())} Parameter Store calls ({dict(calls)}) for {total_ops} operations by "
+            f"{len(consumers)} consumers; rotation steps refused and retried: {rot.refused_attempts}"
+        )
+        return Result("layer (this project)", workers, flips, end, sum(calls.values()), refreshes, note)
+
+    def in_place(self) -> Result:
+        a = self.args
+        app, _names, _sm, _ssm = self.app("warn", INITIAL_PASSWORD)
+        # Read once at "start-up", as a server with its password in configuration does.
+        url = build_url(
+            "mysql+pymysql", app.username, INITIAL_PASSWORD, self.db.host, self.db.port, app.dbname
+        )
+        workers = [
+            Worker(f"inplace-lambda-{i}", "lambda", pymysql_op(static_pymysql(url)))
+            for i in range(self.lambda_workers)
+        ]
+        engines = [static_engine(url) for _ in range(self.server_count)]
+        for s, engine in enumerate(engines):
+            workers += [
+                Worker(f"inplace-server-{s}-{t}", "server", engine_op(engine)) for t in range(SERVER_THREADS)
+            ]
+        flips = []
+        log(f"in-place: {len(workers)} workers, {a.rotations} ALTER USER password changes")
+        with running(workers):
+            time.sleep(1.0)
+            for i in range(a.rotations):
+                if i:
+                    time.sleep(a.grace + 1.0)  # the same spacing as the layer's rotations
+                self.db.execute(
+                    "ALTER USER %s@'%%' IDENTIFIED BY %s", (app.username, f"changed-{i}-{uuid.uuid4().hex}")
+                )
+                flips.append((time.monotonic(), app.username))
+                log(f"in-place: password change {i + 1}/{a.rotations} done")
+            time.sleep(a.ttl * 2 + 0.5)
+            end = time.monotonic()
+        for e in engines:
+            e.dispose()
+        # Same user throughout: "convergence" is meaningless; failures tell the story.
+        return Result(
+            "baseline a: in-place ALTER USER",
+            workers,
+            [],
+            end,
+            0,
+            None,
+            "credentials read at start-up; no Parameter Store; every new connection after the change fails",
+        )
+
+    def seed(self) -> Result:
+        a = self.args
+        app, names, sm, ssm = self.app("warn")
+        rot = Rotations(sm, ssm, app, names, a.grace)
+        rot.rotate()  # the mirror exists, flag: green
+        calls: collections.Counter[str] = collections.Counter()
+        cold_starts = 0
+
+        def cold_start() -> SeedLayer:
+            nonlocal cold_starts
+            client = boto3.client("ssm")
+            count_ssm_calls(client, calls)
+            cold_starts += 1
+            return SeedLayer(client, names.prefix)
+
+        workers = [
+            Worker(f"seed-lambda-{i}", "lambda", pymysql_op(static_pymysql(cold_start().writer_db_url)))
+            for i in range(self.lambda_workers)
+        ]
+        engines = [static_engine(cold_start().writer_db_url) for _ in range(self.server_count)]
+        for s, engine in enumerate(engines):
+            workers += [
+                Worker(f"seed-server-{s}-{t}", "server", engine_op(engine)) for t in range(SERVER_THREADS)
+            ]
+        flips = []
+        log(f"seed: {len(workers)} workers read the flag once at cold start; 2 rotations")
+        with running(workers):
+            time.sleep(1.0)
+            for i in range(2):
+                t, user = rot.rotate()
+                flips.append((t, user))
+                log(f"seed: rotation {i + 1}/2 done, flag now names {user}")
+            time.sleep(a.ttl * 2 + 0.5)
+            end = time.monotonic()
+        for e in engines:
+            e.dispose()
+        return Result(
+            "baseline b: seed layer (read once)",
+            workers,
+            flips,
+            end,
+            sum(calls.values()),
+            cold_starts,
+            "never follows the flag; rotation 1 leaves its color valid, rotation 2 changes its password",
+        )
+
+    def cold_start(self) -> dict[str, float]:
+        """Configuration read latency at cold start with a fixed delay per AWS call."""
+        a = self.args
+        app, names, sm, ssm = self.app("warn")
+        Rotations(sm, ssm, app, names, a.grace).rotate()
+        client = boto3.client("ssm")
+        delay = a.delay_ms / 1000
+
+        def slow(**_: Any) -> None:
+            time.sleep(delay)
+
+        client.meta.events.register("before-send.ssm.*", slow)
+        layer_times, seed_times = [], []
+        client.get_parameter(Name=names.flag)  # warm the connection pool: time only the reads
+        for _ in range(a.cold_samples):
+            started = time.perf_counter()
+            BlueGreenConsumer(names.prefix, client=client).current()
+            layer_times.append(time.perf_counter() - started)
+            started = time.perf_counter()
+            SeedLayer(client, names.prefix)
+            seed_times.append(time.perf_counter() - started)
+        return {
+            "layer": statistics.median(layer_times),
+            "seed": statistics.median(seed_times),
+            "n": a.cold_samples,
+        }
+
+    def run(self) -> None:
+        started = time.monotonic()
+        log("starting MariaDB and moto's server")
+        self.db.start()
+        self.moto = MotoServer().start()
+        import logging
+
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)
+        env = {
+            **aws_environment(self.moto.endpoint),
+            "POWERTOOLS_METRICS_DISABLED": "true",
+            "POWERTOOLS_TRACE_DISABLED": "true",
+        }
+        try:
+            with patched_environ(env):
+                results = [self.layer(), self.in_place(), self.seed()]
+                log("cold-start configuration latency")
+                cold = self.cold_start()
+        finally:
+            self.moto.stop()
+            self.db.stop()
+        print_table(results, cold, self.args.delay_ms)
+        print(f"\ntotal bench time {time.monotonic() - started:.1f}s")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--workers", type=int, default=16, help="concurrent workers K (>= 16)")
+    parser.add_argument("--rotations", type=int, default=3, help="rotations R in the layer scenario (>= 3)")
+    parser.add_argument("--ttl", type=float, default=1.0, help="consumer cache TTL, seconds")
+    parser.add_argument("--grace", type=int, default=2, help="ROTATION_GRACE_SECONDS (just above the TTL)")
+    parser.add_argument("--delay-ms", type=float, default=20.0, help="simulated network delay per AWS call")
+    parser.add_argument("--cold-samples", type=int, default=15)
+    args = parser.parse_args(argv)
+    if args.grace <= args.ttl:
+        parser.error("--grace must be above --ttl: a consumer must refresh within the grace period")
+    Bench(args).run()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
