@@ -155,27 +155,33 @@ class MariaDB:
         datadir = self.workdir / "data"
         if not self.port:
             self.port = free_port(self.host)
+        tmpdir = self.workdir / "tmp"
+        tmpdir.mkdir(parents=True, exist_ok=True)
         log = self.workdir / "install.log"
-        with log.open("wb") as out:
-            subprocess.run(
-                [
-                    install_db,
-                    "--no-defaults",
-                    f"--datadir={datadir}",
-                    "--auth-root-authentication-method=normal",
-                    "--skip-test-db",
-                    *(["--user=root"] if os.geteuid() == 0 else []),
-                ],
-                check=True,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
+        install = [
+            install_db,
+            "--no-defaults",
+            f"--datadir={datadir}",
+            f"--tmpdir={tmpdir}",  # a private tmpdir: parallel bootstraps in /tmp can collide
+            "--auth-root-authentication-method=normal",
+            "--skip-test-db",
+            *(["--user=root"] if os.geteuid() == 0 else []),
+        ]
+        for attempt in (1, 2):
+            with log.open("wb") as out:
+                done = subprocess.run(install, check=False, stdout=out, stderr=subprocess.STDOUT)
+            if done.returncode == 0:
+                break
+            shutil.rmtree(datadir, ignore_errors=True)
+            if attempt == 2:
+                raise RuntimeError(f"mariadb-install-db failed: {log.read_text(errors='replace')[-1500:]}")
         args = [
             server,
             "--no-defaults",
             f"--datadir={datadir}",
             f"--socket={self.socket_path}",
             f"--port={self.port}",
+            f"--tmpdir={tmpdir}",
             f"--bind-address={self.host}",
             f"--pid-file={self.workdir / 'mysqld.pid'}",
             "--skip-log-bin",
