@@ -5,8 +5,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 SAM_VENV := .venv-sam
 export SAM_CLI_TELEMETRY := 0
+SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
-.PHONY: mariadb deps demo test lint typecheck unit integration bench invoke clean
+.PHONY: mariadb deps demo test lint typecheck template unit integration bench invoke clean
 
 $(BIN)/.installed: requirements-dev.txt rotation_lambda/requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,7 +19,7 @@ $(BIN)/.installed: requirements-dev.txt rotation_lambda/requirements.txt pyproje
 mariadb:
 	@command -v mariadbd >/dev/null 2>&1 || test -x /usr/sbin/mariadbd || { \
 	  echo "installing Debian's mariadb-server"; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mariadb-server mariadb-client >/dev/null; }
+	  $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mariadb-server mariadb-client >/dev/null; }
 
 deps: $(BIN)/.installed mariadb
 
@@ -33,11 +34,18 @@ lint: deps
 typecheck: deps
 	$(BIN)/mypy rotation_lambda layer/python ops
 
-test: deps lint typecheck
+template: deps
+	bash .ci/template-checks.sh
+
+test: deps lint typecheck template
 	$(BIN)/pytest
 
 bench: deps
 	$(BIN)/python -m bench.rotation
+	$(BIN)/python -m bench.zero_downtime
+
+invoke: deps
+	$(BIN)/python -m bluegreen_ops.sam_local
 
 clean:
 	rm -rf $(VENV) $(SAM_VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache

@@ -47,7 +47,13 @@ def run_step(
     settings: Settings | None = None,
     lambda_context: LambdaContextLike | None = None,
 ) -> None:
-    step, arn, token, rotation_token = parse_event(event)
+    try:
+        step, arn, token, rotation_token = parse_event(event)
+    except InvalidInputError as exc:
+        metrics.add_dimension(name="Step", value="invalid")
+        metrics.add_metric(name="StepFailed", unit="Count", value=1)
+        logger.error(f"rejected the event: {exc}", extra={"error": type(exc).__name__})
+        raise
     logger.append_keys(step=step, secret_arn=arn, token=token)
     started = time.perf_counter()
     metrics.add_dimension(name="Step", value=step)

@@ -1,0 +1,86 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+from bluegreen_rotation.errors import InvalidInputError
+from bluegreen_rotation.secret import DbSecret, MasterSecret
+
+MASTER = "arn:aws:secretsmanager:us-east-1:123456789012:secret:master-AbCdEf"
+
+
+def secret(**changes):
+    value = {
+        "engine": "aurora-mysql",
+        "host": "app.cluster-abc.us-east-1.rds.amazonaws.com",
+        "username": "app",
+        "password": "pw-123456",
+        "masterarn": MASTER,
+        "dbname": "appdb",
+    }
+    value.update(changes)
+    return json.dumps({k: v for k, v in value.items() if v is not None})
+
+
+def test_adopted_single_user_secret_is_blue_and_green_is_derived():
+    s = DbSecret.parse(secret())
+    assert (s.blue_username, s.green_username, s.color, s.port) == ("app", "app_green", "blue", 3306)
+    assert s.reader_host == "app.cluster-ro-abc.us-east-1.rds.amazonaws.com"
+
+
+def test_next_version_is_the_other_color_and_records_the_pair():
+    nxt = DbSecret.parse(secret()).next_version("new-password-1")
+    data = json.loads(nxt.to_json())
+    assert (data["username"], data["password"], data["blueUsername"], data["greenUsername"]) == (
+        "app_green",
+        "new-password-1",
+        "app",
+        "app_green",
+    )
+    assert DbSecret.parse(nxt.to_json()).color == "green"
+    assert DbSecret.parse(nxt.to_json()).next_version("x" * 10).username == "app"
+
+
+def test_unknown_keys_survive_a_rotation():
+    s = DbSecret.parse(secret(dbClusterIdentifier="c1", proxy="p"))
+    assert json.loads(s.next_version("pw-abcdefgh").to_json())["dbClusterIdentifier"] == "c1"
+
+
+def test_reader_host_explicit_and_non_cluster_default():
+    assert DbSecret.parse(secret(readerHost="replica.example.com")).reader_host == "replica.example.com"
+    assert DbSecret.parse(secret(host="10.0.0.5")).reader_host == "10.0.0.5"
+
+
+def test_password_never_in_repr():
+    s = DbSecret.parse(secret(password="SuperSecret-123"))
+    assert "SuperSecret-123" not in repr(s)
+    m = MasterSecret.parse(json.dumps({"username": "admin", "password": "MasterSecret-1"}), s)
+    assert "MasterSecret-1" not in repr(m)
+    assert (m.host, m.port) == (s.host, s.port)
+
+
+@pytest.mark.parametrize(
+    ("text", "match"),
+    [
+        ('{"engine": "mysql", "password": "SECRETVALUE"', "not valid JSON"),
+        (secret(engine="postgres"), "engine 'postgres' is not supported"),
+        (secret(host=None), "missing the required key 'host'"),
+        (secret(port=70000), "between 1 and 65535"),
+        (secret(username="a" * 33), "33 characters long"),
+        (secret(username="a" * 27), "'a{27}_green' \\(greenUsername\\)"),
+        (secret(username="bad'name"), "characters outside"),
+        (secret(dbname="db`x"), "'dbname' is not a plain database name"),
+        (secret(parameterPrefix="x"), "parameterPrefix"),
+        (secret(password=12345678), "'password' must be a string"),
+    ],
+)
+def test_bad_secrets_name_the_problem_and_never_the_password(text, match):
+    with pytest.raises(InvalidInputError, match=match) as info:
+        DbSecret.parse(text)
+    assert "SECRETVALUE" not in str(info.value)
+    assert "pw-123456" not in str(info.value)
+
+
+def test_binary_secret_is_refused():
+    with pytest.raises(InvalidInputError, match="no SecretString"):
+        DbSecret.parse(None)
