@@ -137,8 +137,7 @@ class RotationDriver:
                 continue
             self.finish(secret_id, token)
             return token
-        assert last is not None
-        raise RotationFailedError(token, self.max_attempts, last)
+        raise RotationFailedError(token, self.max_attempts, last or RuntimeError("no attempt was made"))
 
     def finish(self, secret_id: str, token: str) -> None:
         """What the service does after a successful finishSecret: AWSPENDING leaves the version."""

@@ -14,7 +14,7 @@ import os
 import shutil
 import signal
 import socket
-import subprocess
+import subprocess  # nosec B404
 import tempfile
 import time
 from collections.abc import Iterator
@@ -169,7 +169,9 @@ class MariaDB:
         ]
         for attempt in (1, 2):
             with log.open("wb") as out:
-                done = subprocess.run(install, check=False, stdout=out, stderr=subprocess.STDOUT)
+                done = subprocess.run(  # nosec B603
+                    install, check=False, stdout=out, stderr=subprocess.STDOUT
+                )
             if done.returncode == 0:
                 break
             shutil.rmtree(datadir, ignore_errors=True)
@@ -201,7 +203,7 @@ class MariaDB:
             ]
         if os.geteuid() == 0:
             args.append("--user=root")
-        self.process = subprocess.Popen(
+        self.process = subprocess.Popen(  # nosec B603
             args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
         )
         deadline = time.monotonic() + timeout
@@ -272,7 +274,7 @@ class MotoServer:
         import urllib.request
 
         req = urllib.request.Request(f"{self.endpoint}/moto-api/reset", method="POST")
-        with urllib.request.urlopen(req, timeout=10):
+        with urllib.request.urlopen(req, timeout=10):  # nosec B310
             pass
 
     def stop(self) -> None:
@@ -284,8 +286,8 @@ def aws_environment(endpoint: str) -> dict[str, str]:
     return {
         "AWS_ENDPOINT_URL": endpoint,
         "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SESSION_TOKEN": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",  # nosec B105
+        "AWS_SESSION_TOKEN": "testing",  # nosec B105
         "AWS_DEFAULT_REGION": REGION,
         "AWS_REGION": REGION,
     }
