@@ -21,6 +21,9 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+
+from bench import baseline_multiuser
+from bench.instrument import counting
 from bluegreen_ops.driver import STEPS, RotationDriver
 from bluegreen_ops.function import rotation_handler
 from bluegreen_ops.localstack import (
@@ -31,9 +34,6 @@ from bluegreen_ops.localstack import (
     patched_environ,
     seed_application,
 )
-
-from bench import baseline_multiuser
-from bench.instrument import counting
 
 ROOT = Path(__file__).resolve().parent.parent
 

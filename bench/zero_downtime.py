@@ -18,8 +18,8 @@ per operation; half server-style, four threads per SQLAlchemy engine pool), thro
 
 Time is compressed like the TTL and the grace period: server pools recycle connections after 3 s in
 every scenario (a stand-in for the reconnects real servers make: recycling, restarts, scale-out).
-Convergence after a flip is measured from the return of the rotation (finishSecret writes the flag
-last) until every worker's operations all use the new color. The cold-start row injects a fixed
+Convergence after a flip is measured from the start of the rotation's finishSecret (which writes the
+flag last) until no worker starts an operation with the old color any more. The cold-start row injects a fixed
 delay into every AWS call with a botocore ``before-send`` hook and times reading the configuration:
 the layer's one ``GetParameters`` against the seed's three ``GetParameter`` calls.
 """
@@ -54,6 +54,7 @@ os.environ.setdefault("LOG_LEVEL", "ERROR")
 import boto3  # noqa: E402
 import pymysql  # noqa: E402
 import sqlalchemy  # noqa: E402
+
 from bluegreen_db.consumer import BlueGreenConsumer  # noqa: E402
 from bluegreen_db.dburl import build_url, parse_url  # noqa: E402
 from bluegreen_db.naming import ParameterNames  # noqa: E402
@@ -82,6 +83,7 @@ def log(message: str) -> None:
 
 @dataclass
 class Op:
+    start: float
     end: float
     user: str | None  # None: the operation failed
     error: str | None = None
@@ -96,11 +98,12 @@ class Worker:
 
     def loop(self, stop: threading.Event) -> None:
         while not stop.is_set():
+            started = time.monotonic()
             try:
                 user = self.run_op()
-                self.ops.append(Op(time.monotonic(), user))
+                self.ops.append(Op(started, time.monotonic(), user))
             except Exception as exc:  # noqa: BLE001 - every failure counts; the loop goes on
-                self.ops.append(Op(time.monotonic(), None, f"{type(exc).__name__}: {exc.args[:1]}"))
+                self.ops.append(Op(started, time.monotonic(), None, f"{type(exc).__name__}: {exc.args[:1]}"))
                 time.sleep(0.01)
             time.sleep(0.005)
 
@@ -153,15 +156,23 @@ class Rotations:
         from app import lambda_handler  # the rotation function's real entry point
         from bluegreen_ops.driver import RotationDriver
 
-        self.driver = RotationDriver(sm, lambda_handler, max_attempts=5, retry_delay=1.0)
+        self.driver = RotationDriver(sm, lambda_handler, max_attempts=5, retry_delay=1.0, on_step=self._step)
         self.ssm = ssm
         self.app = app
         self.names = names
         self.grace = grace
         self.last: float | None = None
+        self._finish_started = 0.0
+
+    def _step(self, result: Any) -> None:
+        if result.step == "finishSecret" and result.error is None:
+            self._finish_started = time.monotonic() - result.seconds
 
     def rotate(self) -> tuple[float, str]:
-        """Runs one rotation; returns (time it returned, the user the flag now names)."""
+        """Runs one rotation; returns (when its finishSecret began, the user the flag now names).
+
+        finishSecret writes the flag (last), so its start is a conservative time for the flip.
+        """
         if self.last is not None:
             # The guard counts grace from the flag's LastModifiedDate (whole seconds): add a margin.
             wait = self.last + self.grace + 0.7 - time.monotonic()
@@ -170,7 +181,7 @@ class Rotations:
         self.driver.rotate(self.app.secret_arn)
         self.last = time.monotonic()
         flag = self.ssm.get_parameter(Name=self.names.flag)["Parameter"]["Value"]
-        return self.last, (self.app.username if flag == "blue" else f"{self.app.username}_green")
+        return self._finish_started, (self.app.username if flag == "blue" else f"{self.app.username}_green")
 
     @property
     def refused_attempts(self) -> int:
@@ -241,24 +252,32 @@ class Result:
     def failures(self, kind: str | None = None) -> int:
         return sum(1 for op in self.ops(kind) if op.user is None)
 
-    def convergence(self) -> list[float | None]:
-        """Per flip: seconds until every worker's operations all use the new color (None: never)."""
+    def convergence(self, kind: str | None = None) -> list[float | None]:
+        """Per flip: seconds until no worker starts an operation with the old color any more.
+
+        That is the start of the last operation, begun after the flip and before the next one, that
+        did not log in as the flag's new color (a failure counts as not converged), or 0 when there
+        is none. ``None`` (never): a worker's last operation in the window still was not on the new
+        color. Operation starts, not ends, are used: an operation in flight at the switch is work in
+        progress, not a stale read, and on this single-process stack one can take half a second.
+        """
         out: list[float | None] = []
         for i, (t_flip, user) in enumerate(self.flips):
             until = self.flips[i + 1][0] if i + 1 < len(self.flips) else self.end
-            worst = 0.0
+            worst: float | None = 0.0
             for w in self.workers:
-                window = [op for op in w.ops if t_flip < op.end <= until]
-                bad = [op.end for op in window if op.user != user]
-                last_bad = max(bad, default=None)
-                if last_bad is None:
+                if kind not in (None, w.kind):
                     continue
-                later_good = [op.end for op in window if op.end > last_bad and op.user == user]
-                if not later_good:
-                    worst = float("inf")
+                window = [op for op in w.ops if t_flip <= op.start < until]
+                if not window:
+                    continue
+                if window[-1].user != user:
+                    worst = None
                     break
-                worst = max(worst, min(later_good) - t_flip)
-            out.append(None if worst == float("inf") else worst)
+                stale = [op.start for op in window if op.user != user]
+                if stale:
+                    worst = max(worst or 0.0, max(stale) - t_flip)
+            out.append(worst)
         return out
 
 
@@ -269,7 +288,13 @@ def fmt_conv(values: list[float | None]) -> str:
 
 
 def print_table(results: list[Result], cold: dict[str, float], delay_ms: float) -> None:
-    headers = ["scenario", "ops", "failed (lambda/server)", "convergence per flip", "PS calls/refresh"]
+    headers = [
+        "scenario",
+        "ops",
+        "failed (lambda/server)",
+        "convergence per flip: lambda | server",
+        "PS calls/refresh",
+    ]
     rows = []
     for r in results:
         per_refresh = (
@@ -280,7 +305,7 @@ def print_table(results: list[Result], cold: dict[str, float], delay_ms: float) 
                 r.name,
                 str(len(r.ops())),
                 f"{r.failures()} ({r.failures('lambda')}/{r.failures('server')})",
-                fmt_conv(r.convergence()),
+                f"{fmt_conv(r.convergence('lambda'))} | {fmt_conv(r.convergence('server'))}",
                 per_refresh,
             ]
         )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
+
 from bluegreen_rotation.aws import secretsmanager_client, ssm_client
 from bluegreen_rotation.observability import logger, metrics, traced_handler
 from bluegreen_rotation.rotation import run_step

@@ -7,10 +7,10 @@ import json
 import uuid
 
 import pytest
+
 from app import lambda_handler
 from bluegreen_ops.driver import FakeLambdaContext, RotationDriver
 from bluegreen_rotation.errors import InvalidInputError
-
 from tests.helpers import secret_value, snapshot
 
 

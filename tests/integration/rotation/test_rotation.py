@@ -6,10 +6,10 @@ import string
 from urllib.parse import unquote, urlsplit
 
 import pytest
-from app import lambda_handler
-from bluegreen_ops.driver import STEPS, RotationDriver
 from sqlalchemy.engine import make_url
 
+from app import lambda_handler
+from bluegreen_ops.driver import STEPS, RotationDriver
 from tests.helpers import can_login, flag, grants, parameters, secret_value, snapshot, stages, url_logs_in_as
 
 

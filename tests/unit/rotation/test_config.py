@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import pytest
+
 from bluegreen_rotation.config import DEFAULT_EXCLUDE_CHARACTERS, Settings
 from bluegreen_rotation.errors import InvalidInputError
 

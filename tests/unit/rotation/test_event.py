@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import pytest
+
 from bluegreen_rotation.errors import InvalidInputError
 from bluegreen_rotation.rotation import parse_event
 

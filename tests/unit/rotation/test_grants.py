@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from bluegreen_rotation.database import Account, normalize_grant, revoke_statements
 
 APP = Account("app", "%")

@@ -3,6 +3,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+
 from bluegreen_db.naming import ParameterNames
 from bluegreen_rotation import guards
 from bluegreen_rotation.errors import RotationRefusedError

@@ -3,6 +3,7 @@ from __future__ import annotations
 import json
 
 import pytest
+
 from bluegreen_rotation.errors import InvalidInputError
 from bluegreen_rotation.secret import DbSecret, MasterSecret
 
