@@ -11,6 +11,7 @@ from typing import Any
 
 import boto3
 import pytest
+
 from bluegreen_ops.localstack import AppDatabase, MariaDB, MotoServer, aws_environment, seed_application
 
 _counter = itertools.count(1)

@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 import pymysql
+
 from bluegreen_db.dburl import parse_url
 
 

@@ -19,8 +19,8 @@ from collections import Counter
 from typing import Any
 
 import boto3
-from bluegreen_db.consumer import BlueGreenConsumer
 
+from bluegreen_db.consumer import BlueGreenConsumer
 from bluegreen_ops.driver import RotationDriver
 from bluegreen_ops.function import rotation_handler
 from bluegreen_ops.localstack import MariaDB, MotoServer, aws_environment, patched_environ, seed_application
@@ -40,10 +40,10 @@ class Client(threading.Thread):
         self.failed = 0
         self.users: Counter[str] = Counter()
         self.errors: list[str] = []
-        self._stop = threading.Event()
+        self._halt = threading.Event()
 
     def run(self) -> None:
-        while not self._stop.is_set():
+        while not self._halt.is_set():
             try:
                 with self.consumer.connect("writer") as conn, conn.cursor() as cur:
                     cur.execute("SELECT CURRENT_USER(), COUNT(*) FROM items")
@@ -56,7 +56,7 @@ class Client(threading.Thread):
             time.sleep(0.01)
 
     def stop(self) -> None:
-        self._stop.set()
+        self._halt.set()
         self.join(timeout=10)
 
 

@@ -38,6 +38,7 @@ ACCESS_DENIED = ER.ACCESS_DENIED_ERROR  # 1045
 _GRANTEE = "{grantee}"
 _IDENTIFIED_RE = re.compile(r" IDENTIFIED (?:BY PASSWORD|VIA|WITH) .*?(?= REQUIRE | WITH |$)")
 _REQUIRE_RE = re.compile(r" REQUIRE .*?(?= WITH |$)")
+_LABEL_RE = re.compile(r"[A-Za-z_]+")
 _LIMITS_RE = re.compile(r" WITH (?:MAX_[A-Z_]+ \d+ ?)+$")
 
 
@@ -147,8 +148,11 @@ def can_login(endpoint: Endpoint, user: str, password: str) -> bool:
 def test_login(endpoint: Endpoint, user: str, password: str, database: str | None) -> None:
     """Logs in (to the secret's database, when it names one) and runs a query, as a client would."""
     with contextlib.closing(connect(endpoint, user, password, database)) as conn, conn.cursor() as cur:
-        cur.execute("SELECT CURRENT_USER()")
-        cur.fetchall()
+        try:
+            cur.execute("SELECT CURRENT_USER()")
+            cur.fetchall()
+        except pymysql.err.MySQLError as exc:
+            raise _database_error(exc, f"test query as {user!r} failed") from None
 
 
 class Admin:
@@ -169,7 +173,7 @@ class Admin:
                 cur.execute(sql, args)
                 return list(cur.fetchall())
         except pymysql.err.MySQLError as exc:
-            verb = " ".join(sql.split(" ", 2)[:2])
+            verb = " ".join(_LABEL_RE.findall(sql)[:2])
             raise _database_error(exc, f"{verb} failed", sensitive=sensitive) from None
 
     def _execute(self, sql: str, args: Any = None, *, sensitive: bool = False) -> None:
@@ -288,7 +292,11 @@ class Admin:
         acquired = self._rows("SELECT GET_LOCK(%s, 0)", (name,))[0][0] == 1
         try:
             yield acquired
-        finally:
+        except BaseException:
+            # The connection may be the very thing that failed (error 2013): releasing on it would
+            # replace the real cause. The server frees named locks when the session ends anyway.
+            raise
+        else:
             if acquired:
                 self._rows("SELECT RELEASE_LOCK(%s)", (name,))
 

@@ -47,6 +47,8 @@ def run_step(
     settings: Settings | None = None,
     lambda_context: LambdaContextLike | None = None,
 ) -> None:
+    # With metrics disabled, Powertools never flushes, so the previous invocation's dimension stays.
+    metrics.dimension_set.pop("Step", None)
     try:
         step, arn, token, rotation_token = parse_event(event)
     except InvalidInputError as exc:

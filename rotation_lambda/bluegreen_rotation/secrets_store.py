@@ -48,6 +48,18 @@ class SecretState:
         return vid
 
 
+# Codes that mean the input is wrong (no retry will help); anything else, such as throttling or a
+# service error, is raised as botocore's own error so it reads as transient.
+_INPUT_ERRORS = {
+    "ResourceNotFoundException",
+    "AccessDeniedException",
+    "InvalidParameterException",
+    "InvalidRequestException",
+    "DecryptionFailure",
+    "ValidationException",
+}
+
+
 def error_code(exc: ClientError) -> str:
     return str(exc.response.get("Error", {}).get("Code", "Unknown"))
 
@@ -61,6 +73,8 @@ class SecretStore:
         try:
             meta = self._client.describe_secret(SecretId=secret_id)
         except ClientError as exc:
+            if error_code(exc) not in _INPUT_ERRORS:
+                raise
             raise InvalidInputError(f"secret {secret_id} cannot be described: {error_code(exc)}") from None
         return SecretState(
             arn=meta["ARN"],
@@ -98,6 +112,8 @@ class SecretStore:
         try:
             response = self._client.get_secret_value(SecretId=arn, VersionStage=CURRENT)
         except ClientError as exc:
+            if error_code(exc) not in _INPUT_ERRORS:
+                raise
             raise InvalidInputError(f"master secret {arn} cannot be read: {error_code(exc)}") from None
         return response.get("SecretString")
 

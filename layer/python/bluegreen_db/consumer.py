@@ -54,6 +54,7 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_TTL_SECONDS = 60.0
 TTL_ENV = "BLUEGREEN_CACHE_TTL"
+DEFAULT_STALE_IF_ERROR = 300.0
 DEFAULT_MAX_ATTEMPTS = 5
 DEFAULT_CONNECT_TIMEOUT = 5
 ER_ACCESS_DENIED_ERROR = 1045
@@ -175,7 +176,11 @@ class BlueGreenConsumer:
     :param max_attempts: total attempts per call including retries; default ``AWS_MAX_ATTEMPTS``, else 5.
     :param boto_config: extra botocore ``Config`` merged over the defaults (its ``retries`` wins).
     :param connect_kwargs: defaults for every ``pymysql.connect`` (e.g. ``ssl``), under per-call kwargs.
+    :param stale_if_error: seconds past the TTL a snapshot may still be served when Parameter Store
+        cannot be read (default 300; 0 disables). Never makes things worse: without it, the same
+        outage would fail every connection; with it, connections fail only if a rotation happened too.
     :param clock: monotonic clock, for tests.
+    :param environ: the environment to read settings from (default ``os.environ``), for tests.
     """
 
     def __init__(
@@ -188,6 +193,7 @@ class BlueGreenConsumer:
         max_attempts: int | None = None,
         boto_config: Config | None = None,
         connect_kwargs: Mapping[str, Any] | None = None,
+        stale_if_error: float = DEFAULT_STALE_IF_ERROR,
         clock: Callable[[], float] = time.monotonic,
         environ: Mapping[str, str] | None = None,
     ) -> None:
@@ -204,6 +210,10 @@ class BlueGreenConsumer:
         self._boto_config = boto_config
         self._connect_kwargs: dict[str, Any] = {"connect_timeout": DEFAULT_CONNECT_TIMEOUT}
         self._connect_kwargs.update(connect_kwargs or {})
+        if not stale_if_error >= 0:
+            raise ValueError(f"stale_if_error must be >= 0 seconds, got {stale_if_error!r}")
+        self._stale_if_error = float(stale_if_error)
+        self._backoff_until = 0.0
         self._clock = clock
         self._client = client
         self._lock = threading.Lock()
@@ -254,12 +264,20 @@ class BlueGreenConsumer:
         When the TTL lapses, one thread refreshes; other threads that find the refresh under way keep
         the just-expired snapshot (for at most one more TTL) instead of queueing behind the call:
         their credentials are still valid, since the TTL is far inside the rotation's grace period.
+
+        If the refresh itself fails (Parameter Store unreachable, throttled past botocore's retries),
+        a snapshot younger than ``ttl + stale_if_error`` is served instead, with a warning, and the
+        next attempt waits ``min(ttl, 5)`` seconds. Configuration errors (a missing or malformed
+        parameter) are always raised.
         """
         snap = self._snapshot
         if snap is not None:
-            age = self._clock() - snap.fetched_at
+            now = self._clock()
+            age = now - snap.fetched_at
             if age < self._ttl:
                 return snap
+            if now < self._backoff_until and age < self._ttl + self._stale_if_error:
+                return snap  # the last refresh failed moments ago: do not hammer Parameter Store
             if age < 2 * self._ttl:
                 if not self._lock.acquire(blocking=False):
                     return snap
@@ -271,7 +289,27 @@ class BlueGreenConsumer:
             snap = self._snapshot
             if snap is not None and self._clock() - snap.fetched_at < self._ttl:
                 return snap  # another thread refreshed while this one waited
-            return self._fetch_locked()
+            try:
+                return self._fetch_locked()
+            except BlueGreenError:
+                raise
+            except Exception as exc:
+                if snap is None:
+                    raise
+                now = self._clock()
+                age = now - snap.fetched_at
+                if age >= self._ttl + self._stale_if_error:
+                    raise
+                self._backoff_until = now + min(self._ttl, 5.0)
+                logger.warning(
+                    "could not refresh the blue/green parameters under %s (%s); using the snapshot "
+                    "from %.0f s ago (color %s)",
+                    self._names.prefix,
+                    type(exc).__name__,
+                    age,
+                    snap.color,
+                )
+                return snap
         finally:
             self._lock.release()
 
@@ -314,7 +352,7 @@ class BlueGreenConsumer:
         and the connection retried if Parameter Store holds different credentials; otherwise the
         original error is raised. ``kwargs`` go to ``pymysql.connect`` (over ``connect_kwargs``).
         """
-        import pymysql  # noqa: PLC0415 - lazy: keep the layer's import cheap
+        import pymysql  # lazy: keep the layer's import cheap
 
         role = _check_role(role)
         snap = self.current()
@@ -340,7 +378,7 @@ class BlueGreenConsumer:
         return self._open(fresh_url, kwargs)
 
     def _open(self, url: DbUrl, kwargs: Mapping[str, Any]) -> Connection[Any]:
-        import pymysql  # noqa: PLC0415 - lazy: keep the layer's import cheap
+        import pymysql  # lazy: keep the layer's import cheap
 
         params = {**self._connect_kwargs, **kwargs}
         return pymysql.connect(
@@ -356,8 +394,8 @@ class BlueGreenConsumer:
 
     def _client_locked(self) -> SSMClient:
         if self._client is None:
-            import boto3  # noqa: PLC0415 - lazy: no boto3 import cost until the first refresh
-            from botocore.config import Config  # noqa: PLC0415
+            import boto3  # lazy: no boto3 import cost until the first refresh
+            from botocore.config import Config
 
             config = Config(retries={"mode": self._retry_mode}, connect_timeout=3, read_timeout=5)
             if self._max_attempts is not None:
@@ -416,6 +454,7 @@ class BlueGreenConsumer:
             color=color, urls=urls, fetched_at=self._clock(), generation=self._generation, names=names
         )
         self._snapshot = snap
+        self._backoff_until = 0.0
         if previous is not None and previous.color != color:
             logger.info("blue/green flag under %s moved from %s to %s", names.prefix, previous.color, color)
         else:

@@ -24,6 +24,8 @@ retried with the refreshed credentials, as :meth:`BlueGreenConsumer.connect` doe
 from __future__ import annotations
 
 import logging
+import threading
+import weakref
 from typing import Any
 
 from sqlalchemy import create_engine as _sa_create_engine
@@ -35,7 +37,7 @@ from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
 
 from bluegreen_db.consumer import BlueGreenConsumer, Snapshot, default_consumer, is_access_denied
 from bluegreen_db.dburl import DbUrl
-from bluegreen_db.naming import Role
+from bluegreen_db.naming import Color, Role
 
 logger = logging.getLogger(__name__)
 
@@ -61,6 +63,7 @@ def create_engine(
     pool_pre_ping: bool = True,
     pool_recycle: int = DEFAULT_POOL_RECYCLE,
     replace_on_flip: bool = True,
+    drain_interval: float | None = None,
     **kwargs: Any,
 ) -> Engine:
     """An engine for ``role`` ("writer" or "reader") that follows the blue/green flag.
@@ -69,7 +72,13 @@ def create_engine(
         process-wide :func:`~bluegreen_db.consumer.default_consumer`. Share one consumer between a
         server's writer and reader engines: one Parameter Store call per TTL serves both.
     :param drivername: SQLAlchemy driver to use instead of the URL's scheme (``mysql+pymysql``).
-    :param replace_on_flip: replace pooled connections of the old color at their next checkout.
+    :param replace_on_flip: once the flag has moved, close connections of the old color when they are
+        returned to the pool and replace idle ones at their next checkout (connections in use are
+        never touched).
+    :param drain_interval: if set, a daemon thread checks the flag every ``drain_interval`` seconds and,
+        after a flip, replaces the pool's idle connections of the old color, so the old color's
+        sessions end even on a server with no traffic. The thread stops when the application calls
+        ``engine.dispose()`` or the engine is garbage-collected; it is not inherited across ``fork()``.
     :param kwargs: passed to :func:`sqlalchemy.create_engine` (``pool_size``, ``connect_args``...).
 
     The engine's ``url`` is the URL at creation without its password (it never holds a credential);
@@ -78,10 +87,19 @@ def create_engine(
     source = (
         consumer if consumer is not None else (BlueGreenConsumer(prefix) if prefix else default_consumer())
     )
-    initial = _sa_url(source.current().url(role), drivername)
-    engine = _sa_create_engine(
-        initial.set(password=None), pool_pre_ping=pool_pre_ping, pool_recycle=pool_recycle, **kwargs
+    first = source.current()
+    initial = _sa_url(first.url(role), drivername)
+    # URL.set() ignores None, so build the password-less URL explicitly.
+    passwordless = URL.create(
+        initial.drivername,
+        initial.username,
+        None,
+        initial.host,
+        initial.port,
+        initial.database,
+        initial.query,
     )
+    engine = _sa_create_engine(passwordless, pool_pre_ping=pool_pre_ping, pool_recycle=pool_recycle, **kwargs)
     driver = engine.url.drivername
 
     def _open(
@@ -122,14 +140,93 @@ def create_engine(
             dbapi_conn: DBAPIConnection, conn_rec: ConnectionPoolEntry, proxy: PoolProxiedConnection
         ) -> None:
             color = conn_rec.info.get(COLOR_INFO_KEY)
-            now = source.current().color
-            if color is not None and color != now:
+            now = _current_color(source)
+            if color is not None and now is not None and color != now:
                 # The pool invalidates this connection and opens a new one (as the current color).
                 raise sa_exc.DisconnectionError(
                     f"pooled connection logged in as {color}; the flag names {now}"
                 )
 
+        @event.listens_for(engine, "checkin")
+        def _checkin(dbapi_conn: DBAPIConnection | None, conn_rec: ConnectionPoolEntry) -> None:
+            color = conn_rec.info.get(COLOR_INFO_KEY)
+            now = _current_color(source)
+            if dbapi_conn is not None and color is not None and now is not None and color != now:
+                # Closed now rather than kept idle: its session would hold the old color "in use".
+                conn_rec.invalidate()
+
+    if drain_interval is not None:
+        if not replace_on_flip:
+            raise ValueError(
+                "drain_interval needs replace_on_flip: draining replaces connections at checkout"
+            )
+        if drain_interval <= 0:
+            raise ValueError(f"drain_interval must be > 0 seconds, got {drain_interval}")
+        _start_drainer(engine, source, first.color, drain_interval)
     return engine
+
+
+def _current_color(source: BlueGreenConsumer) -> Color | None:
+    """The flag's color for the pool's bookkeeping; None if unknown (never fail a checkout over it)."""
+    try:
+        return source.current().color
+    except Exception:
+        logger.warning(
+            "could not read the blue/green flag; pooled connections kept as they are", exc_info=True
+        )
+        return None
+
+
+def _start_drainer(engine: Engine, source: BlueGreenConsumer, color: Color, interval: float) -> None:
+    """Watches the flag for ``engine`` until the engine is disposed of or garbage-collected.
+
+    After a flip it checks out every idle pooled connection at once and returns them: the checkout
+    listener replaces each one of the old color (closing its session), through the pool's own API.
+    Replacing the pool instead (``Engine.dispose()``) would leak: connections checked out at that
+    moment go back to the discarded pool and stay open until garbage collection.
+    """
+    engine_ref = weakref.ref(engine)
+    stop = threading.Event()
+    weakref.finalize(engine, stop.set)
+
+    @event.listens_for(engine, "engine_disposed")
+    def _disposed(_engine: Engine) -> None:
+        stop.set()  # the application disposed of the engine (shutdown): stop watching
+
+    def run() -> None:
+        seen = color
+        pending = 0  # cycles still to run: on the flip and once more, for connections checked in meanwhile
+        while not stop.wait(interval):
+            target = engine_ref()
+            if target is None:
+                return
+            try:
+                now = source.current().color
+                if now != seen:
+                    logger.info(
+                        "blue/green flag moved from %s to %s: replacing idle pooled connections", seen, now
+                    )
+                    seen, pending = now, 2
+                if pending:
+                    pending -= 1
+                    _cycle_idle(target)
+            except Exception:  # keep watching through a Parameter Store or database outage
+                logger.warning("could not drain the old color's idle connections; will retry", exc_info=True)
+            del target
+
+    threading.Thread(target=run, name=f"bluegreen-drain-{engine.url.host}", daemon=True).start()
+
+
+def _cycle_idle(engine: Engine) -> None:
+    checkedin = getattr(engine.pool, "checkedin", None)
+    idle = checkedin() if callable(checkedin) else 0
+    held: list[PoolProxiedConnection] = []
+    try:
+        for _ in range(int(idle)):
+            held.append(engine.raw_connection())  # holding them all: each checkout takes another one
+    finally:
+        for conn in held:
+            conn.close()
 
 
 def connection_color(conn_rec: ConnectionPoolEntry) -> str | None:

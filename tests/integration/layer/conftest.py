@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+
 from app import lambda_handler
 from bluegreen_ops.driver import RotationDriver
 

@@ -9,6 +9,7 @@ import time
 import boto3
 import pymysql
 import pytest
+
 from bluegreen_db.consumer import BlueGreenConsumer, ParameterMissingError
 
 
@@ -78,6 +79,7 @@ def test_consumer_keeps_working_through_three_rotations(
     assert consumer.refreshes < len(seen) / 5
 
 
+@pytest.mark.slow
 def test_access_denied_refreshes_once_and_succeeds(
     layer_stack, rotator, no_password_in_logs, count_ssm_calls
 ):

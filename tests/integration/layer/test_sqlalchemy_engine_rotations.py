@@ -5,9 +5,10 @@ from __future__ import annotations
 import time
 
 import pytest
+from sqlalchemy import text
+
 from bluegreen_db.consumer import BlueGreenConsumer
 from bluegreen_db.sqlalchemy_engine import connection_color, create_engine
-from sqlalchemy import text
 
 WHO = text("SELECT SUBSTRING_INDEX(CURRENT_USER(), '@', 1)")
 
@@ -17,6 +18,7 @@ def _sessions(stack, user: str) -> int:
     return int(rows[0][0])
 
 
+@pytest.mark.slow
 def test_new_connections_switch_color_after_a_flip_while_old_ones_keep_working(
     layer_stack, rotator, count_ssm_calls, ttl, no_password_in_logs, monkeypatch
 ):
@@ -56,6 +58,7 @@ def test_new_connections_switch_color_after_a_flip_while_old_ones_keep_working(
     engine.dispose()
 
 
+@pytest.mark.slow
 def test_without_replace_on_flip_pooled_connections_stay_on_their_color(layer_stack, rotator, ttl):
     stack = layer_stack
     blue, green = stack.app.username, f"{stack.app.username}_green"
@@ -72,6 +75,7 @@ def test_without_replace_on_flip_pooled_connections_stay_on_their_color(layer_st
     engine.dispose()
 
 
+@pytest.mark.slow
 def test_engine_access_denied_refreshes_and_retries(layer_stack, rotator, count_ssm_calls):
     stack = layer_stack
     rotator.rotate()  # green
@@ -89,6 +93,7 @@ def test_engine_access_denied_refreshes_and_retries(layer_stack, rotator, count_
     engine.dispose()
 
 
+@pytest.mark.slow
 def test_drainer_closes_idle_old_color_connections(layer_stack, rotator, ttl):
     """A server with no traffic: its idle pooled green sessions would block the next rotation."""
     stack = layer_stack

@@ -15,8 +15,8 @@ from typing import Any
 
 import boto3
 import pytest
-from bluegreen_ops.localstack import MariaDB, MotoServer, TlsFiles, make_tls_files, seed_application
 
+from bluegreen_ops.localstack import MariaDB, MotoServer, TlsFiles, make_tls_files, seed_application
 from tests import faults
 
 # The server certificate names only "localhost": connecting to 127.0.0.1 is a hostname mismatch.

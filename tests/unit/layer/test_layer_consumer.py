@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pymysql
 import pytest
+
 from bluegreen_db import consumer as consumer_module
 from bluegreen_db.consumer import (
     DEFAULT_TTL_SECONDS,
@@ -421,3 +422,61 @@ def test_default_consumer_is_one_per_process(monkeypatch):
     a = consumer_module.default_consumer()
     assert a is consumer_module.default_consumer()
     assert a.names.prefix == "/db/dflt"
+
+
+# -- Parameter Store outages -------------------------------------------------------------------
+
+
+class OutageError(Exception):
+    pass
+
+
+def test_refresh_failure_serves_the_stale_snapshot_then_backs_off(caplog):
+    caplog.set_level(logging.WARNING, logger="bluegreen_db")
+    consumer, ssm, clock = make(ttl=60)
+    first = consumer.current()
+    broken_calls = []
+
+    def broken(**kwargs):
+        broken_calls.append(kwargs)
+        raise OutageError("endpoint unreachable")
+
+    ssm.get_parameters = broken  # type: ignore[method-assign]
+    clock.now += 61
+    assert consumer.current() is first
+    assert "could not refresh" in caplog.text and "OutageError" in caplog.text
+    clock.now += 1
+    assert consumer.current() is first
+    assert len(broken_calls) == 1  # backed off: no call for min(ttl, 5) seconds
+    clock.now += 5
+    assert consumer.current() is first
+    assert len(broken_calls) == 2
+    clock.now += 300  # past ttl + stale_if_error: the outage surfaces
+    with pytest.raises(OutageError):
+        consumer.current()
+
+
+def test_refresh_failure_without_a_snapshot_or_with_stale_disabled_raises():
+    consumer, ssm, clock = make(stale_if_error=0)
+
+    def broken(**kwargs):
+        raise OutageError("down")
+
+    consumer.current()
+    ssm.get_parameters = broken  # type: ignore[method-assign]
+    clock.now += 61
+    with pytest.raises(OutageError):
+        consumer.current()
+    fresh, ssm2, _ = make()
+    ssm2.get_parameters = broken  # type: ignore[method-assign]
+    with pytest.raises(OutageError):
+        fresh.current()
+
+
+def test_configuration_errors_are_never_hidden_by_a_stale_snapshot():
+    consumer, ssm, clock = make()
+    consumer.current()
+    del ssm.values[f"{PREFIX}/blue-green-env"]
+    clock.now += 61
+    with pytest.raises(ParameterMissingError):
+        consumer.current()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from bluegreen_db.consumer import BlueGreenConsumer
 from bluegreen_db.dburl import build_url
 from bluegreen_db.sqlalchemy_engine import create_engine

@@ -5,9 +5,10 @@ from __future__ import annotations
 import string
 
 import pytest
+from sqlalchemy.engine import make_url
+
 from bluegreen_db.dburl import build_url, parse_url, redact
 from bluegreen_db.naming import ParameterNames, other_color, parse_color, resolve_prefix
-from sqlalchemy.engine import make_url
 
 
 def test_prefix_resolution_order():

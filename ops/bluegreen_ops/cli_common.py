@@ -1,0 +1,423 @@
+"""What every ``bluegreen`` command shares: exit codes, masked output, AWS clients, the secret's facts.
+
+Output goes through :class:`Output`, which masks every password the command has read (raw,
+percent-encoded and JSON-escaped) and the password part of any URL, so a credential can reach the
+terminal only by a bug in two places at once. Progress goes to stderr, results to stdout, so
+``--output json`` stays parseable.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, TypeVar
+from urllib.parse import quote
+
+import boto3
+import click
+from botocore.config import Config
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    NoCredentialsError,
+    NoRegionError,
+    PartialCredentialsError,
+    ProfileNotFound,
+)
+
+from bluegreen_db.dburl import REDACTED, parse_url
+from bluegreen_db.naming import ParameterNames, Role
+from bluegreen_rotation.config import Settings
+from bluegreen_rotation.database import Endpoint
+from bluegreen_rotation.errors import InvalidInputError, RotationError
+from bluegreen_rotation.mirror import Mirror
+from bluegreen_rotation.secret import DbSecret, MasterSecret
+from bluegreen_rotation.secrets_store import CURRENT, PENDING, PREVIOUS, SecretState, SecretStore, error_code
+
+from .driver import PLACEHOLDER_LAMBDA_ARN
+
+if TYPE_CHECKING:
+    from mypy_boto3_secretsmanager import SecretsManagerClient
+    from mypy_boto3_ssm import SSMClient
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+EXIT_INCONSISTENT = 3
+EXIT_REFUSED = 4
+
+OUTPUT_FORMATS = ("table", "json")
+CLIENT_CONFIG = Config(
+    retries={"mode": "standard", "max_attempts": 5},
+    connect_timeout=5,
+    read_timeout=15,
+    user_agent_extra="bluegreen-cli",
+)
+# scheme://user:password@ -> scheme://user:***@ (any URL-shaped text, parsed or not)
+_URL_CREDENTIALS_RE = re.compile(r"([A-Za-z][A-Za-z0-9+.\-]*://[^\s/:@]*):[^\s@/]+@")
+_MIN_MASKED_LENGTH = 4
+# Operations whose error text AWS may fill with the request's values (a URL, a password).
+_SENSITIVE_OPERATIONS = {"PutParameter", "PutSecretValue", "GetRandomPassword"}
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class CliError(click.ClickException):
+    """A failure with a message for the operator and the exit code that goes with it."""
+
+    def __init__(self, message: str, exit_code: int = EXIT_FAILURE) -> None:
+        super().__init__(message)
+        self.status = exit_code
+
+
+class RefusedError(CliError):
+    """A safety check refused the command; nothing was changed."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, EXIT_REFUSED)
+
+
+class Output:
+    """Masked, format-aware output: progress to stderr, results to stdout."""
+
+    def __init__(self, fmt: str = "table", *, quiet: bool = False) -> None:
+        self.format = fmt
+        self.quiet = quiet
+        self._secrets: set[str] = set()
+
+    @property
+    def json(self) -> bool:
+        return self.format == "json"
+
+    def protect(self, *values: str | None) -> None:
+        """Registers credentials to mask wherever they would appear, in every encoding we print."""
+        for value in values:
+            if value and len(value) >= _MIN_MASKED_LENGTH:
+                self._secrets.update({value, quote(value, safe=""), json.dumps(value)[1:-1]})
+
+    def protect_secret(self, secret: DbSecret | MasterSecret) -> None:
+        self.protect(secret.password)
+
+    def mask(self, text: str) -> str:
+        for value in sorted(self._secrets, key=len, reverse=True):
+            text = text.replace(value, REDACTED)
+        return _URL_CREDENTIALS_RE.sub(rf"\1:{REDACTED}@", text)
+
+    def progress(self, message: str) -> None:
+        if not self.quiet:
+            click.echo(self.mask(message), err=True)
+
+    def line(self, message: str = "") -> None:
+        """A result line (table mode); in JSON mode results are the document, so this goes to stderr."""
+        click.echo(self.mask(message), err=self.json)
+
+    def document(self, doc: Any) -> None:
+        click.echo(self.mask(json.dumps(doc, indent=2, default=_json_default)))
+
+    def error(self, message: str) -> None:
+        click.echo(self.mask(f"error: {message}"), err=True)
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+def describe_client_error(exc: ClientError) -> str:
+    operation = getattr(exc, "operation_name", "the AWS call")
+    code = error_code(exc)
+    if operation in _SENSITIVE_OPERATIONS:
+        message = "message withheld: the request carried a credential"
+    else:
+        message = str(exc.response.get("Error", {}).get("Message", "")) or "no message"
+    hint = ""
+    if "AccessDenied" in code or code in ("UnrecognizedClientException", "ExpiredTokenException"):
+        hint = " (check the credentials and IAM permissions of the profile in use)"
+    return f"{operation} failed: {code}: {message}{hint}"
+
+
+def handle_errors(func: F) -> F:
+    """Turns every expected failure into one masked ``error:`` line and its exit code."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        ctx = click.get_current_context()
+        out: Output = ctx.ensure_object(Output)
+        try:
+            return func(*args, **kwargs)
+        except CliError as exc:
+            out.error(exc.message)
+            ctx.exit(exc.status)
+        except RotationError as exc:
+            out.error(str(exc))
+        except ClientError as exc:
+            out.error(describe_client_error(exc))
+        except (NoCredentialsError, PartialCredentialsError):
+            out.error("no AWS credentials found: pass --profile, or set AWS_PROFILE or AWS_ACCESS_KEY_ID")
+        except NoRegionError:
+            out.error("no AWS region: pass --region, or set AWS_REGION or AWS_DEFAULT_REGION")
+        except ProfileNotFound as exc:
+            out.error(f"{exc} (see ~/.aws/config)")
+        except BotoCoreError as exc:
+            out.error(f"AWS call failed: {type(exc).__name__}: {exc}")
+        ctx.exit(EXIT_FAILURE)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def common_options(func: F) -> F:
+    """The AWS CLI's conventions, on every command."""
+    decorators = [
+        click.option(
+            "--secret-id",
+            required=True,
+            metavar="ARN|NAME",
+            help="The rotated secret (ARN or name), as in `aws secretsmanager`.",
+        ),
+        click.option("--region", default=None, help="AWS region (default: the profile's or AWS_REGION)."),
+        click.option("--profile", default=None, help="AWS named profile (default: AWS_PROFILE or default)."),
+        click.option(
+            "--parameter-prefix",
+            default=None,
+            metavar="PATH",
+            help="Parameter Store prefix when the secret has no parameterPrefix "
+            "(default: PARAMETER_PREFIX, else /db/{ENV}).",
+        ),
+        click.option(
+            "--output",
+            "output",
+            type=click.Choice(OUTPUT_FORMATS),
+            default="table",
+            show_default=True,
+            help="Output format.",
+        ),
+    ]
+    for decorator in reversed(decorators):
+        func = decorator(func)
+    return func
+
+
+@dataclass
+class Env:
+    """The clients, settings and output of one command run."""
+
+    secret_id: str
+    out: Output
+    settings: Settings
+    sm: SecretsManagerClient
+    ssm: SSMClient
+    prefix_option: str | None = None
+    store: SecretStore = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.store = SecretStore(self.sm)
+
+    def names_for(self, secret: DbSecret | None) -> ParameterNames:
+        """The secret's ``parameterPrefix``, else ``--parameter-prefix``, PARAMETER_PREFIX, /db/{ENV}."""
+        explicit = (secret.parameter_prefix if secret else None) or self.prefix_option
+        explicit = explicit or self.settings.parameter_prefix
+        try:
+            return ParameterNames.for_prefix(explicit, {"ENV": self.settings.env})
+        except ValueError as exc:
+            raise CliError(str(exc), EXIT_USAGE) from None
+
+    def mirror_for(self, secret: DbSecret | None) -> Mirror:
+        return Mirror(self.ssm, self.names_for(secret), self.settings.parameter_kms_key_id)
+
+    def endpoint(self, host: str, port: int) -> Endpoint:
+        s = self.settings
+        return Endpoint(host, port, s.db_tls_mode, s.db_tls_ca_file, s.db_connect_timeout)
+
+    def master(self, secret: DbSecret) -> MasterSecret:
+        master = MasterSecret.parse(self.store.read_master(secret.masterarn), secret)
+        self.out.protect_secret(master)
+        return master
+
+
+def make_clients(region: str | None, profile: str | None) -> tuple[SecretsManagerClient, SSMClient]:
+    """Plain boto3 clients from a session, so AWS_ENDPOINT_URL* redirect them like the function's."""
+    try:
+        session = boto3.Session(profile_name=profile, region_name=region)
+        return (
+            session.client("secretsmanager", config=CLIENT_CONFIG),
+            session.client("ssm", config=CLIENT_CONFIG),
+        )
+    except ProfileNotFound as exc:
+        raise CliError(f"{exc} (see ~/.aws/config)") from None
+    except NoRegionError:
+        raise CliError("no AWS region: pass --region, or set AWS_REGION or AWS_DEFAULT_REGION") from None
+
+
+def build_env(secret_id: str, region: str | None, profile: str | None, prefix: str | None, fmt: str) -> Env:
+    out: Output = click.get_current_context().ensure_object(Output)
+    out.format = fmt
+    try:
+        settings = Settings.from_env()
+    except InvalidInputError as exc:
+        raise CliError(f"bad configuration in the environment: {exc}") from None
+    sm, ssm = make_clients(region, profile)
+    return Env(secret_id=secret_id, out=out, settings=settings, sm=sm, ssm=ssm, prefix_option=prefix)
+
+
+@dataclass(frozen=True)
+class SecretMeta:
+    """DescribeSecret's answer: the stages (as the function sees them) and what an operator wants to see."""
+
+    state: SecretState
+    rotation_lambda_arn: str | None
+    last_rotated: datetime | None
+    next_rotation: datetime | None
+
+    @property
+    def arn(self) -> str:
+        return self.state.arn
+
+    def staged_versions(self) -> Iterator[tuple[str, list[str]]]:
+        """Versions holding a stage, AWSCURRENT first, then AWSPENDING, AWSPREVIOUS and any other label."""
+        order = {CURRENT: 0, PENDING: 1, PREVIOUS: 2}
+
+        def rank(item: tuple[str, list[str]]) -> tuple[int, str]:
+            return (min((order.get(s, 3) for s in item[1]), default=4), item[0])
+
+        yield from sorted(((v, s) for v, s in self.state.versions.items() if s), key=rank)
+
+    @property
+    def stuck_pending(self) -> str | None:
+        """The version holding AWSPENDING when it is not AWSCURRENT's: a rotation has not finished."""
+        for vid, stages in self.state.versions.items():
+            if PENDING in stages and CURRENT not in stages:
+                return vid
+        return None
+
+    @property
+    def function_name(self) -> str | None:
+        if not self.rotation_lambda_arn or self.rotation_lambda_arn == PLACEHOLDER_LAMBDA_ARN:
+            return None  # none, or the local driver's placeholder: there are no logs to tail
+        return self.rotation_lambda_arn.split(":function:", 1)[-1].split(":", 1)[0]
+
+
+def describe(env: Env) -> SecretMeta:
+    try:
+        meta = env.sm.describe_secret(SecretId=env.secret_id)
+    except ClientError as exc:
+        code = error_code(exc)
+        if code == "ResourceNotFoundException":
+            raise CliError(f"secret {env.secret_id!r} not found in this account and region") from None
+        raise
+    return SecretMeta(
+        state=SecretState(
+            arn=meta["ARN"],
+            name=meta.get("Name", ""),
+            rotation_enabled=bool(meta.get("RotationEnabled")),
+            versions={vid: list(stages) for vid, stages in meta.get("VersionIdsToStages", {}).items()},
+        ),
+        rotation_lambda_arn=meta.get("RotationLambdaARN"),
+        last_rotated=meta.get("LastRotatedDate"),
+        next_rotation=meta.get("NextRotationDate"),
+    )
+
+
+def read_version(env: Env, meta: SecretMeta, version_id: str, what: str) -> DbSecret | None:
+    """One version parsed by the function's own parser (None: a placeholder with no value yet)."""
+    stages = meta.state.versions.get(version_id, [])
+    stage = next((s for s in (CURRENT, PENDING, PREVIOUS) if s in stages), stages[0] if stages else CURRENT)
+    text = env.store.value(meta.arn, version_id, stage)
+    if text is None:
+        return None
+    secret = DbSecret.parse(text, what)
+    env.out.protect_secret(secret)
+    return secret
+
+
+def read_stage(env: Env, meta: SecretMeta, stage: str) -> tuple[str, DbSecret] | None:
+    vid = meta.state.version_with(stage)
+    if vid is None:
+        return None
+    secret = read_version(env, meta, vid, f"{stage} version {vid}")
+    if secret is None:
+        raise CliError(f"{stage} version {vid} of {meta.arn} has no value")
+    return vid, secret
+
+
+@dataclass(frozen=True)
+class UrlCheck:
+    """How a URL parameter compares with a version of the secret. ``state``: ok, missing, malformed,
+    wrong-user, stale (right user, other password/host/port/database). The scheme is not compared:
+    it is the function's DB_URL_SCHEME, which this shell may not share."""
+
+    state: str
+    detail: str = ""
+    user: str | None = None
+    redacted: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.state == "ok"
+
+
+def check_url(url: str | None, user: str, role: Role, secret: DbSecret | None) -> UrlCheck:
+    """Compares a URL with the color's user and, when known, the version holding that user."""
+    if url is None:
+        return UrlCheck("missing", "parameter does not exist")
+    try:
+        parsed = parse_url(url)
+    except ValueError as exc:
+        return UrlCheck("malformed", str(exc))
+    redacted = parsed.redacted()
+    if parsed.username != user:
+        return UrlCheck(
+            "wrong-user", f"holds user {parsed.username!r}, not {user!r}", parsed.username, redacted
+        )
+    if secret is None:
+        return UrlCheck(
+            "ok", "no version of the secret to compare the password with", parsed.username, redacted
+        )
+    differences = []
+    if parsed.password != secret.password:
+        differences.append("password")
+    if (parsed.host, parsed.port) != (secret.host_for(role), secret.port):
+        differences.append(
+            f"host {parsed.host}:{parsed.port} (expected {secret.host_for(role)}:{secret.port})"
+        )
+    if parsed.database != (secret.dbname or ""):
+        differences.append(f"database {parsed.database!r} (expected {secret.dbname or ''!r})")
+    if differences:
+        return UrlCheck(
+            "stale", "differs from the secret: " + ", ".join(differences), parsed.username, redacted
+        )
+    return UrlCheck("ok", "", parsed.username, redacted)
+
+
+def format_duration(seconds: float) -> str:
+    seconds = max(0, int(seconds))
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        return f"{days}d {hours}h"
+    if hours:
+        return f"{hours}h {minutes}m"
+    if minutes:
+        return f"{minutes}m {secs}s"
+    return f"{secs}s"
+
+
+def render_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+    widths = [len(h) for h in headers]
+    for row in rows:
+        widths = [max(w, len(cell)) for w, cell in zip(widths, row, strict=True)]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip()]
+    lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows]
+    return lines
+
+
+def abandon_command(arn: str, version_id: str) -> str:
+    return (
+        f"aws secretsmanager update-secret-version-stage --secret-id {arn} "
+        f"--version-stage AWSPENDING --remove-from-version-id {version_id}"
+    )

@@ -1,0 +1,233 @@
+"""`bluegreen adopt`, `rotate-now --local` and `rollback` against the real local stack."""
+
+from __future__ import annotations
+
+import json
+
+import pymysql
+
+from app import lambda_handler
+from bluegreen_db.dburl import parse_url
+from bluegreen_ops.cli import adopt_secret
+from bluegreen_ops.driver import RotationDriver
+from tests.helpers import flag, parameters, secret_value, snapshot, stages
+
+HOSTILE = "p@ss:w/rd%41 #?&=+'\"\\"
+
+
+def rotate(stack):
+    return RotationDriver(stack.secretsmanager, lambda_handler, max_attempts=1).rotate(stack.app.secret_arn)
+
+
+def login_with(url: str) -> str:
+    """Logs in with a URL's credentials as parsed by the shared codec; returns CURRENT_USER()'s user."""
+    parsed = parse_url(url)
+    conn = pymysql.connect(
+        host=parsed.host,
+        port=parsed.port,
+        user=parsed.username,
+        password=parsed.password,
+        database=parsed.database or None,
+    )
+    with conn, conn.cursor() as cur:
+        cur.execute("SELECT CURRENT_USER()")
+        return str(cur.fetchone()[0]).split("@")[0]
+
+
+def url(stack, color, role="writer"):
+    return parameters(stack)[f"{stack.prefix}/{color}/{role}-db-url"][0]
+
+
+# -- adopt ----------------------------------------------------------------------------------------------
+
+
+def test_adopt_twice_writes_once_then_changes_nothing(cli, stack):
+    first = cli("adopt")
+    assert "wrote " in first.stderr and "adopted: blue" in first.stdout
+    after_first = parameters(stack)
+    assert flag(stack) == "blue"
+    assert login_with(url(stack, "blue")) == stack.app.username
+    assert login_with(url(stack, "blue", "reader")) == stack.app.username
+
+    second = cli.json("adopt")
+    assert second == {
+        "color": "blue",
+        "user": stack.app.username,
+        "parameterPrefix": stack.prefix,
+        "dryRun": False,
+        "changed": False,
+        "changes": [],
+    }
+    assert parameters(stack) == after_first  # same values and same parameter versions
+    assert "already adopted" in cli("adopt").stdout
+
+
+def test_adopt_dry_run_writes_nothing(cli, stack):
+    result = cli("adopt", "--dry-run")
+    assert "would change" in result.stdout
+    assert parameters(stack) == {}
+
+
+def test_adopt_refuses_credentials_that_do_not_log_in(cli, stack):
+    stack.db.execute("ALTER USER %s@'%%' IDENTIFIED BY %s", (stack.app.username, "changed-by-hand-Passw0rd"))
+    result = cli("adopt", expect=4)
+    assert "AWSCURRENT's password does not log in" in result.stderr and "nothing was changed" in result.stderr
+    assert parameters(stack) == {}
+
+
+def test_adopt_rewrites_stale_urls_of_the_current_color(cli, stack):
+    cli("adopt")
+    stack.ssm.put_parameter(
+        Name=f"{stack.prefix}/blue/reader-db-url",
+        Value=f"mysql+pymysql://{stack.app.username}:stale@127.0.0.1:{stack.db.port}/db",
+        Type="SecureString",
+        Overwrite=True,
+    )
+    assert "stale" in cli.json("status", expect=3)["verdict"]
+    changes = cli.json("adopt")["changes"]
+    assert changes == [f"{stack.prefix}/blue/reader-db-url (stale)"]
+    assert cli.json("status")["consistent"] is True
+
+
+def test_adopt_secret_function_for_the_demo(stack):
+    outcome = adopt_secret(stack.secretsmanager, stack.ssm, stack.app.secret_arn, prefix=stack.prefix)
+    assert outcome.changed and flag(stack) == "blue"
+    assert not adopt_secret(stack.secretsmanager, stack.ssm, stack.app.secret_arn).changed
+
+
+# -- rotate-now --local ---------------------------------------------------------------------------------
+
+
+def test_rotate_now_local_runs_the_four_steps_and_follows_them(cli, stack):
+    cli("adopt")
+    result = cli("rotate-now", "--local")
+    for step in ("createSecret", "setSecret", "testSecret", "finishSecret"):
+        assert f"attempt 1  {step:<12} ok" in result.stderr
+    current = secret_value(stack)
+    assert current["username"] == f"{stack.app.username}_green"
+    assert flag(stack) == "green"
+    assert "finished: AWSCURRENT is" in result.stdout.strip().splitlines()[-1]
+    assert cli.json("status")["consistent"] is True
+
+    doc = cli.json("rotate-now", "--local")
+    assert doc["finished"] is True and doc["color"] == "blue" and doc["user"] == stack.app.username
+    assert stages(stack)[doc["versionId"]] == ["AWSCURRENT"]
+    assert flag(stack) == "blue"
+
+
+def test_rotate_now_local_refused_by_the_grace_guard(make_stack, make_cli):
+    stack = make_stack(grace=3600)
+    cli = make_cli(stack)
+    cli("adopt")
+    cli("rotate-now", "--local")  # allowed: the flag (version 1) has never named green
+    before = snapshot(stack)
+
+    refused = cli("rotate-now", "--local", expect=4)
+    assert "ROTATION_GRACE_SECONDS" in refused.stderr and "--force" in refused.stderr
+    assert snapshot(stack) == before  # the pre-check changed nothing
+
+    forced = cli("rotate-now", "--local", "--force", expect=4)  # the function's own guard refuses
+    assert "setSecret    FAILED: RotationRefusedError" in forced.stderr
+    assert "AWSPENDING stays on" in forced.stderr and "--remove-from-version-id" in forced.stderr
+    assert cli("status", expect=3).stdout.count("has not finished") == 1
+    assert "has not finished" in cli("rotate-now", "--local", expect=4).stderr
+
+
+def test_rotate_now_local_resumes_an_unfinished_rotation_with_its_token(cli, stack):
+    cli("adopt")
+    driver = RotationDriver(stack.secretsmanager, lambda_handler, max_attempts=1)
+    token = driver.start(stack.app.secret_arn)
+    driver.run_steps(stack.app.secret_arn, token, steps=("createSecret", "setSecret"))
+    assert "has not finished" in cli("rotate-now", "--local", expect=4).stderr
+    doc = cli.json("rotate-now", "--local", "--token", token)
+    assert doc["finished"] is True and doc["versionId"] == token
+    assert cli.json("status")["consistent"] is True
+
+
+# -- rollback -------------------------------------------------------------------------------------------
+
+
+def test_rollback_after_a_rotation_moves_awscurrent_and_the_flag_back(cli, stack):
+    cli("adopt")
+    original = stack.secretsmanager.describe_secret(SecretId=stack.app.secret_arn)["VersionIdsToStages"]
+    original_version = next(v for v, s in original.items() if "AWSCURRENT" in s)
+    token = rotate(stack)
+    green = f"{stack.app.username}_green"
+
+    result = cli("rollback")
+    assert "rolled back: AWSCURRENT and the flag are blue" in result.stdout
+    lines = result.stderr.splitlines()
+    moved = next(i for i, line in enumerate(lines) if line.startswith("moved AWSCURRENT"))
+    flipped = next(i for i, line in enumerate(lines) if "blue-green-env = blue" in line)
+    assert moved < flipped  # AWSCURRENT first, the flag last
+
+    assert stages(stack) == {original_version: ["AWSCURRENT"], token: ["AWSPREVIOUS"]}
+    assert secret_value(stack)["username"] == stack.app.username
+    assert flag(stack) == "blue"
+    for role in ("writer", "reader"):
+        assert login_with(url(stack, "blue", role)) == stack.app.username
+        assert login_with(url(stack, "green", role)) == green
+    assert cli.json("status")["consistent"] is True
+
+    # and a rotation after the rollback gives green (the color just left) a new password, as usual
+    rotate(stack)
+    assert flag(stack) == "green" and secret_value(stack)["username"] == green
+
+
+def test_rollback_refuses_when_the_previous_user_no_longer_logs_in(cli, stack):
+    cli("adopt")
+    rotate(stack)
+    stack.db.execute("ALTER USER %s@'%%' IDENTIFIED BY %s", (stack.app.username, "changed-by-hand-Passw0rd"))
+    before = snapshot(stack)
+    result = cli("rollback", expect=4)
+    assert "AWSPREVIOUS's password does not log in" in result.stderr
+    assert snapshot(stack) == before
+
+
+def test_rollback_refuses_without_a_previous_color(cli, stack):
+    cli("adopt")
+    assert "no AWSPREVIOUS version" in cli("rollback", expect=4).stderr
+
+
+def test_rollback_refuses_a_disagreeing_flag_without_force(cli, stack):
+    cli("adopt")
+    rotate(stack)
+    stack.ssm.put_parameter(
+        Name=f"{stack.prefix}/blue-green-env", Value="blue", Type="String", Overwrite=True
+    )
+    assert "re-run with --force" in cli("rollback", expect=4).stderr
+    doc = cli.json("rollback", "--force")
+    assert doc["to"]["color"] == "blue" and doc["changed"] is True
+    assert not any("blue-green-env" in change for change in doc["changes"])  # the flag already said blue
+    assert cli.json("status")["consistent"] is True
+
+
+def test_rollback_dry_run_changes_nothing(cli, stack):
+    cli("adopt")
+    rotate(stack)
+    before = snapshot(stack)
+    result = cli("rollback", "--dry-run")
+    assert "would change AWSCURRENT" in result.stdout
+    assert snapshot(stack) == before
+
+
+# -- no password in any output ----------------------------------------------------------------------------
+
+
+def test_no_password_in_any_output_even_a_hostile_one(make_stack, make_cli):
+    stack = make_stack(password=HOSTILE)
+    cli = make_cli(stack)  # every invocation asserts that no stored password appears in its output
+    outputs = [
+        cli("status", expect=3),
+        cli("adopt"),
+        cli("status"),
+        cli("rotate-now", "--local", "--verbose"),
+        cli("status", "--output", "json"),
+        cli("rollback", "--dry-run"),
+        cli("rollback", "--output", "json"),
+        cli("status"),
+    ]
+    assert all(o.exit_code == 0 for o in outputs[1:])
+    assert login_with(url(stack, "blue")) == stack.app.username  # the hostile password round-trips
+    for form in (HOSTILE, json.dumps(HOSTILE)[1:-1]):
+        assert all(form not in o.output for o in outputs)
