@@ -35,7 +35,7 @@ typecheck: deps
 	$(BIN)/mypy rotation_lambda layer/python ops
 
 template: deps
-	bash .ci/template-checks.sh
+	SAM_BUILD_DIR=.aws-sam/build-check bash .ci/template-checks.sh
 
 test: deps lint typecheck template
 	$(BIN)/pytest
@@ -49,3 +49,4 @@ invoke: deps
 
 clean:
 	rm -rf $(VENV) $(SAM_VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache
+	@echo "the Lambda stand-in image cache stays in ~/.cache/bluegreen-rotation (rm -r it to rebuild)"

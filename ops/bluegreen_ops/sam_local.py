@@ -566,29 +566,6 @@ def _python312_env() -> dict[str, str]:
     return env
 
 
-_ARCH_FLOW = re.compile(r"(Architectures:\s*\[\s*)(arm64|x86_64)(\s*\])")
-_ARCH_BLOCK = re.compile(r"(Architectures:[ \t]*\n[ \t]*-[ \t]*)(arm64|x86_64)\b")
-
-
-@contextlib.contextmanager
-def _template_for_this_machine(template: Path, arch: str) -> Iterator[Path]:
-    """The template to build: itself, or a copy whose fixed ``Architectures`` name this machine's.
-
-    The copy sits beside the template (hidden, removed after the build) so that SAM resolves and
-    rewrites every relative ``CodeUri``/``ContentUri`` exactly as for the original.
-    """
-    text = template.read_text()
-    if not any(m.group(2) != arch for p in (_ARCH_FLOW, _ARCH_BLOCK) for m in p.finditer(text)):
-        yield template
-        return
-    local = template.with_name(f".{template.stem}.{arch}.{os.getpid()}{template.suffix}")
-    local.write_text(_ARCH_BLOCK.sub(rf"\g<1>{arch}", _ARCH_FLOW.sub(rf"\g<1>{arch}\g<3>", text)))
-    try:
-        yield local
-    finally:
-        local.unlink(missing_ok=True)
-
-
 def build_parameter_overrides(template: Path, values: Mapping[str, str] | None = None) -> dict[str, str]:
     """Overrides for the parameters the template declares: the architecture, plus ``values``."""
     declared = template_parameters(template)
@@ -610,9 +587,8 @@ def sam_build(
 ) -> Path:
     """``sam build`` (cached) into ``.aws-sam/build``; returns the built template.
 
-    Lambda containers run natively only on this machine's architecture: a template parameter named
-    ``Architecture`` gets it as an override; a fixed ``Architectures`` of the other kind is built from
-    a transient copy of the template that names this machine's (the built template keeps that).
+    Lambda containers run natively only on this machine's architecture: the template's
+    ``Architecture`` parameter gets it as an override.
     """
     sam = sam_executable(log)
     template = template or REPO_ROOT / "template.yaml"
@@ -621,28 +597,26 @@ def sam_build(
     build_dir = REPO_ROOT / ".aws-sam" / "build"
     started = time.monotonic()
     log(f"sam build ({arch}) -> {build_dir.relative_to(REPO_ROOT)}")
-    with contextlib.ExitStack() as stack:
-        source = template
-        if "Architecture" not in overrides:
-            source = stack.enter_context(_template_for_this_machine(template, arch))
-        proc = _run(
-            [
-                sam,
-                "build",
-                "--template-file",
-                source,
-                "--build-dir",
-                build_dir,
-                "--cached",
-                "--cache-dir",
-                REPO_ROOT / ".aws-sam" / "cache",
-                *_overrides_args(overrides),
-            ],
-            env=_sam_env(_python312_env()),
-            cwd=template.parent,
-            check=False,
-            timeout=900,
-        )
+    if "Architecture" not in overrides:
+        raise SamLocalError(f"{template} declares no Architecture parameter to build for {arch}")
+    proc = _run(
+        [
+            sam,
+            "build",
+            "--template-file",
+            template,
+            "--build-dir",
+            build_dir,
+            "--cached",
+            "--cache-dir",
+            REPO_ROOT / ".aws-sam" / "cache",
+            *_overrides_args(overrides),
+        ],
+        env=_sam_env(_python312_env()),
+        cwd=template.parent,
+        check=False,
+        timeout=900,
+    )
     if proc.returncode != 0:
         raise SamLocalError(f"sam build exited {proc.returncode}:\n{(proc.stdout + proc.stderr)[-4000:]}")
     log(f"  built in {time.monotonic() - started:.1f} s")

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pymysql
+import pymysql.converters
 from pymysql.connections import Connection
 from pymysql.constants import ER
 
@@ -174,7 +175,8 @@ class Admin:
                 return list(cur.fetchall())
         except pymysql.err.MySQLError as exc:
             verb = " ".join(_LABEL_RE.findall(sql)[:2])
-            raise _database_error(exc, f"{verb} failed", sensitive=sensitive) from None
+            secrets_in_args = [str(a) for a in (args or ()) if isinstance(a, str)] if sensitive else []
+            raise _database_error(exc, f"{verb} failed", secrets=secrets_in_args) from None
 
     def _execute(self, sql: str, args: Any = None, *, sensitive: bool = False) -> None:
         self._rows(sql, args, sensitive=sensitive)
@@ -334,18 +336,26 @@ def _quote_ident(value: str, quote: str) -> str:
     return value.replace(quote, quote * 2) if quote == "`" else value.replace("'", "\\'")
 
 
+def _appears(secret: str, message: str) -> bool:
+    """Whether a password, or a fragment a server would quote of it, is in a message."""
+    if len(secret) < 4:
+        return False
+    escaped = pymysql.converters.escape_string(secret)
+    return any(part in message for part in {secret, escaped, secret[:8], escaped[:8]})
+
+
 def _text(value: Any) -> str:
     if isinstance(value, bytes | bytearray):
         return value.decode()
     return "" if value is None else str(value)
 
 
-def _database_error(exc: pymysql.err.MySQLError, context: str, *, sensitive: bool = False) -> DatabaseError:
+def _database_error(exc: pymysql.err.MySQLError, context: str, *, secrets: list[str] | None = None) -> DatabaseError:
     code = exc.args[0] if exc.args and isinstance(exc.args[0], int) else None
     message = str(exc.args[1]) if len(exc.args) > 1 else type(exc).__name__
-    if sensitive:
-        # A parse error quotes the statement near the fault, and this statement holds a password.
-        message = "server message withheld: the statement carried a password"
+    if secrets is not None and (code == ER.PARSE_ERROR or any(_appears(s, message) for s in secrets)):
+        # A parse error quotes the statement near the fault, and this statement held a password.
+        message = "server message withheld: it quoted a statement that carried a password"
     error = DatabaseError(f"{context}: ({code}) {message}")
     error.code = code
     return error

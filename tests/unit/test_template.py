@@ -223,12 +223,13 @@ def test_consumer_reads_only(resources: dict[str, Any]) -> None:
 # ---- the functions, the layer and the rotation wiring ------------------------------------------------
 
 
-def test_rotation_function_code_and_runtime(resources: dict[str, Any]) -> None:
+def test_rotation_function_code_and_runtime(template: dict[str, Any], resources: dict[str, Any]) -> None:
     props = _props(resources, "RotationFunction")
     assert props["CodeUri"] == "rotation_lambda/"
     assert props["Handler"] == "app.lambda_handler"
     assert props["Runtime"] == "python3.12"
-    assert list(props["Architectures"]) == ["arm64"]
+    assert list(props["Architectures"]) == [{"Ref": "Architecture"}]
+    assert template["Parameters"]["Architecture"]["Default"] == "arm64"
     assert {"Ref": "ConsumerLayer"} in props["Layers"]
     assert 10 <= int(props["Timeout"]) <= 120
     assert int(props["MemorySize"]) >= 128
