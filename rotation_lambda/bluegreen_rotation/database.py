@@ -175,7 +175,7 @@ class Admin:
                 return list(cur.fetchall())
         except pymysql.err.MySQLError as exc:
             verb = " ".join(_LABEL_RE.findall(sql)[:2])
-            secrets_in_args = [str(a) for a in (args or ()) if isinstance(a, str)] if sensitive else []
+            secrets_in_args = [str(a) for a in (args or ()) if isinstance(a, str)] if sensitive else None
             raise _database_error(exc, f"{verb} failed", secrets=secrets_in_args) from None
 
     def _execute(self, sql: str, args: Any = None, *, sensitive: bool = False) -> None:
@@ -350,7 +350,9 @@ def _text(value: Any) -> str:
     return "" if value is None else str(value)
 
 
-def _database_error(exc: pymysql.err.MySQLError, context: str, *, secrets: list[str] | None = None) -> DatabaseError:
+def _database_error(
+    exc: pymysql.err.MySQLError, context: str, *, secrets: list[str] | None = None
+) -> DatabaseError:
     code = exc.args[0] if exc.args and isinstance(exc.args[0], int) else None
     message = str(exc.args[1]) if len(exc.args) > 1 else type(exc).__name__
     if secrets is not None and (code == ER.PARSE_ERROR or any(_appears(s, message) for s in secrets)):
