@@ -46,6 +46,17 @@ def _find_binary(*names: str) -> str:
     )
 
 
+def _die_with_parent() -> None:
+    """Linux: the server gets SIGTERM if the process that started it dies, even by SIGKILL, so a
+    killed test run never leaves a mariadbd behind."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
+
+
 @dataclass
 class TlsFiles:
     """A CA and a server certificate made for this run (see :func:`make_tls_files`)."""
@@ -204,7 +215,11 @@ class MariaDB:
         if os.geteuid() == 0:
             args.append("--user=root")
         self.process = subprocess.Popen(  # nosec B603
-            args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+            args,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+            preexec_fn=_die_with_parent,  # noqa: PLW1509 - only calls prctl, async-signal-safe
         )
         deadline = time.monotonic() + timeout
         while True:
