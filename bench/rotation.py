@@ -148,6 +148,15 @@ def main(argv: list[str] | None = None) -> int:
                             result["by_api"] = value
                         else:
                             result.setdefault(key, []).extend(value)
+            # Worst case: every step lands in a fresh execution environment (no version cache).
+            import app as app_module
+
+            def cold_handler(event: dict[str, Any], context: Any) -> Any:
+                app_module._store = None
+                return app_module.lambda_handler(event, context)
+
+            cold_driver = RotationDriver(driver_client, cold_handler, max_attempts=1)
+            cold = run_rotations(cold_driver, ours_app.secret_arn, 3, [secretsmanager_client(), ssm_client()])
         print("measuring cold import time in fresh interpreters...")
         t_app = import_time("import app", args.import_repeats, POWERTOOLS_TRACE_DISABLED="false")
         t_app_notrace = import_time("import app", args.import_repeats, POWERTOOLS_TRACE_DISABLED="true")
@@ -179,6 +188,7 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"{'DB commands (round trips)':<28}{statistics.median(ours['commands']):>14.0f}{statistics.median(base['commands']):>12.0f}"
     )
+    print(f"{'AWS API calls, every step cold':<28}{statistics.median(cold['aws']):>14.0f}{'-':>12}")
     print()
     print("AWS calls of one rotation (this project, warm execution environment):")
     for api, count in ours["by_api"].items():
