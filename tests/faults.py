@@ -394,6 +394,7 @@ class Consumer:
 
     def once(self) -> None:
         from bluegreen_db.dburl import parse_url
+        from tests.helpers import login_as
 
         stats = self.stats
         flag_name = f"{self._prefix}/blue-green-env"
@@ -416,21 +417,11 @@ class Consumer:
             if url is None:
                 stats.failures.append(f"flag names {color!r} but {color}/{role} URL is missing")
                 continue
-            parsed = parse_url(url)
             try:
-                conn = pymysql.connect(
-                    host=parsed.host,
-                    port=parsed.port,
-                    user=parsed.username,
-                    password=parsed.password,
-                    database=parsed.database or None,
-                    connect_timeout=5,
-                    ssl_disabled=True,
-                )
+                login_as(url, connect_timeout=5, ssl_disabled=True)
             except pymysql.err.MySQLError as exc:
-                stats.failures.append(f"{color}/{role} as {parsed.username!r}: error {exc.args[0]}")
+                stats.failures.append(f"{color}/{role} as {parse_url(url).username!r}: error {exc.args[0]}")
                 continue
-            conn.close()
             stats.logins += 1
 
 

@@ -33,20 +33,35 @@ def can_login(stack: Any, user: str, password: str) -> bool:
     return True
 
 
-def url_logs_in_as(stack: Any, url: str, user: str) -> bool:
+def login_as(url: str, **connect_kwargs: Any) -> str:
+    """Logs in with a URL's credentials as the shared codec parses them; returns CURRENT_USER()'s user."""
     parsed = parse_url(url)
-    if parsed.username != user:
-        return False
     conn = pymysql.connect(
         host=parsed.host,
         port=parsed.port,
         user=parsed.username,
         password=parsed.password,
         database=parsed.database or None,
+        **connect_kwargs,
     )
     with conn, conn.cursor() as cur:
         cur.execute("SELECT CURRENT_USER()")
-        return str(cur.fetchone()[0]).split("@")[0] == user
+        return str(cur.fetchone()[0]).split("@")[0]
+
+
+def url_logs_in_as(stack: Any, url: str, user: str) -> bool:
+    return parse_url(url).username == user and login_as(url) == user
+
+
+def assert_color_urls_log_in(stack: Any, current: dict[str, Any], previous: dict[str, Any]) -> None:
+    """Guarantee 2: each color's writer and reader URLs log in as that color's user."""
+    params = parameters(stack)
+    for secret in (current, previous):
+        color = "blue" if secret["username"] == current["blueUsername"] else "green"
+        for role in ("writer", "reader"):
+            assert url_logs_in_as(
+                stack, params[f"{stack.prefix}/{color}/{role}-db-url"][0], secret["username"]
+            )
 
 
 def parameters(stack: Any) -> dict[str, Any]:

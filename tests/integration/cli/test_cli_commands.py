@@ -4,34 +4,16 @@ from __future__ import annotations
 
 import json
 
-import pymysql
-
 from app import lambda_handler
-from bluegreen_db.dburl import parse_url
 from bluegreen_ops.cli import adopt_secret
 from bluegreen_ops.driver import RotationDriver
-from tests.helpers import flag, parameters, secret_value, snapshot, stages
+from tests.helpers import flag, login_as, parameters, secret_value, snapshot, stages
 
 HOSTILE = "p@ss:w/rd%41 #?&=+'\"\\"
 
 
 def rotate(stack):
     return RotationDriver(stack.secretsmanager, lambda_handler, max_attempts=1).rotate(stack.app.secret_arn)
-
-
-def login_with(url: str) -> str:
-    """Logs in with a URL's credentials as parsed by the shared codec; returns CURRENT_USER()'s user."""
-    parsed = parse_url(url)
-    conn = pymysql.connect(
-        host=parsed.host,
-        port=parsed.port,
-        user=parsed.username,
-        password=parsed.password,
-        database=parsed.database or None,
-    )
-    with conn, conn.cursor() as cur:
-        cur.execute("SELECT CURRENT_USER()")
-        return str(cur.fetchone()[0]).split("@")[0]
 
 
 def url(stack, color, role="writer"):
@@ -46,8 +28,8 @@ def test_adopt_twice_writes_once_then_changes_nothing(cli, stack):
     assert "wrote " in first.stderr and "adopted: blue" in first.stdout
     after_first = parameters(stack)
     assert flag(stack) == "blue"
-    assert login_with(url(stack, "blue")) == stack.app.username
-    assert login_with(url(stack, "blue", "reader")) == stack.app.username
+    assert login_as(url(stack, "blue")) == stack.app.username
+    assert login_as(url(stack, "blue", "reader")) == stack.app.username
 
     second = cli.json("adopt")
     assert second == {
@@ -165,8 +147,8 @@ def test_rollback_after_a_rotation_moves_awscurrent_and_the_flag_back(cli, stack
     assert secret_value(stack)["username"] == stack.app.username
     assert flag(stack) == "blue"
     for role in ("writer", "reader"):
-        assert login_with(url(stack, "blue", role)) == stack.app.username
-        assert login_with(url(stack, "green", role)) == green
+        assert login_as(url(stack, "blue", role)) == stack.app.username
+        assert login_as(url(stack, "green", role)) == green
     assert cli.json("status")["consistent"] is True
 
     # and a rotation after the rollback gives green (the color just left) a new password, as usual
@@ -228,6 +210,6 @@ def test_no_password_in_any_output_even_a_hostile_one(make_stack, make_cli):
         cli("status"),
     ]
     assert all(o.exit_code == 0 for o in outputs[1:])
-    assert login_with(url(stack, "blue")) == stack.app.username  # the hostile password round-trips
+    assert login_as(url(stack, "blue")) == stack.app.username  # the hostile password round-trips
     for form in (HOSTILE, json.dumps(HOSTILE)[1:-1]):
         assert all(form not in o.output for o in outputs)

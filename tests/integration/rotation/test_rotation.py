@@ -10,7 +10,17 @@ from sqlalchemy.engine import make_url
 
 from app import lambda_handler
 from bluegreen_ops.driver import STEPS, RotationDriver
-from tests.helpers import can_login, flag, grants, parameters, secret_value, snapshot, stages, url_logs_in_as
+from tests.helpers import (
+    assert_color_urls_log_in,
+    can_login,
+    flag,
+    grants,
+    parameters,
+    secret_value,
+    snapshot,
+    stages,
+    url_logs_in_as,
+)
 
 
 def rotate(stack, **kwargs):
@@ -55,13 +65,7 @@ def test_three_rotations_alternate_and_keep_the_previous_user_working(stack):
             assert not can_login(stack, before_that["username"], before_that["password"])
         colors.append(flag(stack))
         history.append(current)
-        params = parameters(stack)
-        for secret in (current, previous):
-            color = "blue" if secret["username"] == current["blueUsername"] else "green"
-            for role in ("writer", "reader"):
-                assert url_logs_in_as(
-                    stack, params[f"{stack.prefix}/{color}/{role}-db-url"][0], secret["username"]
-                )
+        assert_color_urls_log_in(stack, current, previous)
     assert colors == ["green", "blue", "green"]
 
 
@@ -127,13 +131,7 @@ def converged_state(stack):
     current, previous = secret_value(stack), secret_value(stack, "AWSPREVIOUS")
     assert can_login(stack, current["username"], current["password"])
     assert can_login(stack, previous["username"], previous["password"])
-    params = parameters(stack)
-    for secret in (current, previous):
-        color = "blue" if secret["username"] == current["blueUsername"] else "green"
-        for role in ("writer", "reader"):
-            assert url_logs_in_as(
-                stack, params[f"{stack.prefix}/{color}/{role}-db-url"][0], secret["username"]
-            )
+    assert_color_urls_log_in(stack, current, previous)
     return {"current": current["username"], "previous": previous["username"], "flag": flag(stack)}
 
 
