@@ -17,12 +17,12 @@ import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
-import pymysql
 import pytest
 
 from bluegreen_db.dburl import parse_url
 from bluegreen_db.naming import ParameterNames
 from bluegreen_ops import sam_local
+from tests.helpers import login_as
 
 pytestmark = [pytest.mark.container, pytest.mark.slow]
 
@@ -69,25 +69,6 @@ def rotation(engine_available: None) -> Iterator[sam_local.LocalRotation]:
     assert db_pid is not None and sam_local._proc_start_time(db_pid) is None, "mariadbd still runs"
 
 
-def _login(url: str) -> str:
-    parsed = parse_url(url)
-    with (
-        pymysql.connect(
-            host=parsed.host,
-            port=parsed.port,
-            user=parsed.username,
-            password=parsed.password,
-            database=parsed.database,
-            connect_timeout=5,
-        ) as conn,
-        conn.cursor() as cur,
-    ):
-        cur.execute("SELECT CURRENT_USER()")
-        row = cur.fetchone()
-    assert row is not None
-    return str(row[0])
-
-
 def _parameter(local: sam_local.LocalRotation, name: str) -> str:
     return local.ssm.get_parameter(Name=name, WithDecryption=True)["Parameter"]["Value"]
 
@@ -114,8 +95,8 @@ def test_rotations_run_step_by_step_in_containers(rotation: sam_local.LocalRotat
     assert first.after.flag == "green"
     assert first.after.current_username == "app_green"
     assert _stages(rotation)[first.token] == ["AWSCURRENT"], "AWSPENDING stayed on the new version"
-    assert _login(_parameter(rotation, names.url("green", "writer"))).startswith("app_green@")
-    assert _login(_parameter(rotation, names.url("blue", "writer"))).startswith("app@")
+    assert login_as(_parameter(rotation, names.url("green", "writer")), connect_timeout=5) == "app_green"
+    assert login_as(_parameter(rotation, names.url("blue", "writer")), connect_timeout=5) == "app"
     assert all("***" in url for url in first.after.urls.values())
 
     # Running it again rotates back: the flag returns to blue, blue has a new password.
@@ -126,9 +107,9 @@ def test_rotations_run_step_by_step_in_containers(rotation: sam_local.LocalRotat
     assert second.after.current_username == "app"
     new_blue_url = _parameter(rotation, names.url("blue", "writer"))
     assert parse_url(new_blue_url).password != parse_url(old_blue_url).password
-    assert _login(new_blue_url).startswith("app@")
+    assert login_as(new_blue_url, connect_timeout=5) == "app"
     # The previous color keeps logging in with its previous password (AWSPREVIOUS).
-    assert _login(_parameter(rotation, names.url("green", "writer"))).startswith("app_green@")
+    assert login_as(_parameter(rotation, names.url("green", "writer")), connect_timeout=5) == "app_green"
 
 
 def test_consumer_reads_the_live_color_through_the_layer(rotation: sam_local.LocalRotation) -> None:
