@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import string
+import uuid
 from urllib.parse import unquote, urlsplit
 
 import pytest
@@ -177,3 +178,32 @@ def test_a_fixed_hostile_password_round_trips(stack):
     assert make_url(url).password == password
     assert unquote(urlsplit(url).password) == password
     assert url_logs_in_as(stack, url, stack.app.username)
+
+
+def test_rotation_token_is_passed_to_put_secret_value(stack):
+    """Secrets Manager may send a RotationToken; createSecret hands it to PutSecretValue."""
+    from bluegreen_ops.driver import FakeLambdaContext
+    from bluegreen_rotation.aws import secretsmanager_client
+
+    seen = []
+    rotation_token = str(uuid.uuid4())
+
+    def capture(params, **_):
+        seen.append(params.get("RotationToken"))
+
+    client = secretsmanager_client()
+    client.meta.events.register("provide-client-params.secrets-manager.PutSecretValue", capture)
+    try:
+        driver = RotationDriver(stack.secretsmanager, lambda_handler, max_attempts=1)
+        token = driver.start(stack.app.secret_arn)
+        event = {
+            "Step": "createSecret",
+            "SecretId": stack.app.secret_arn,
+            "ClientRequestToken": token,
+            "RotationToken": rotation_token,
+        }
+        lambda_handler(event, FakeLambdaContext())
+    finally:
+        client.meta.events.unregister("provide-client-params.secrets-manager.PutSecretValue", capture)
+    assert seen == [rotation_token]
+    assert "AWSPENDING" in stages(stack)[token]
