@@ -240,3 +240,7 @@ def adopt_secret(
 
 
 __all__ = ["CliError", "Outcome", "RefusedError", "adopt_secret", "main"]
+
+
+if __name__ == "__main__":
+    main()
