@@ -78,5 +78,5 @@ def stack(make_stack: Any) -> Stack:
     return make_stack()  # type: ignore[no-any-return]
 
 
-pytest_plugins = ["tests.leakcheck"]
+pytest_plugins = ["tests.leakcheck", "tests.reporting"]
 logging.getLogger("werkzeug").setLevel(logging.WARNING)

@@ -23,6 +23,7 @@ from bluegreen_db.dburl import parse_url
 from bluegreen_db.naming import ParameterNames
 from bluegreen_ops import sam_local
 from tests.helpers import login_as
+from tests.reporting import report
 
 pytestmark = [pytest.mark.container, pytest.mark.slow]
 
@@ -78,6 +79,12 @@ def _stages(local: sam_local.LocalRotation) -> dict[str, list[str]]:
 
 
 def _check_steps(outcome: sam_local.RotationOutcome) -> None:
+    report(
+        "sam local invoke",
+        f"rotation {outcome.before.flag or '(no flag)'} -> {outcome.after.flag}: 4 containers, "
+        + ", ".join(f"{s.step} {s.seconds:.1f}s" for s in outcome.steps)
+        + f"; total {outcome.seconds:.1f}s",
+    )
     assert [s.step for s in outcome.steps] == list(sam_local.STEPS)
     for step in outcome.steps:
         assert step.payload is None, f"{step.step} returned {step.payload!r}"
@@ -89,6 +96,11 @@ def _check_steps(outcome: sam_local.RotationOutcome) -> None:
 def test_rotations_run_step_by_step_in_containers(rotation: sam_local.LocalRotation) -> None:
     names = ParameterNames(rotation.prefix)
 
+    report(
+        "sam local invoke",
+        f"image {rotation.image}: built by container/build-image.sh from Debian packages (debootstrap"
+        " bookworm minbase), pyenv's CPython 3.12 and PyPI (awslambdaric, boto3); no registry pulled",
+    )
     first = rotation.rotate()
     _check_steps(first)
     assert first.before.flag is None
