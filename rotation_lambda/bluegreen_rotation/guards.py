@@ -54,12 +54,10 @@ def check_not_in_use(facts: GuardInput) -> None:
         )
 
 
-def check_sessions(user: str, sessions: int, policy: str) -> bool:
-    """Returns True when the rotation may go on; with policy ``warn`` live sessions only warn."""
-    if sessions == 0:
-        return True
-    if policy == "warn":
-        return True
+def check_sessions(user: str, sessions: int, policy: str) -> None:
+    """Refuses a user with live sessions under policy ``fail``; under ``warn`` the caller warns."""
+    if sessions == 0 or policy == "warn":
+        return
     raise RotationRefusedError(
         f"refusing to change the password of {user!r}: it has {sessions} live session(s) "
         "(ACTIVE_SESSION_POLICY=fail); they must drain first"

@@ -69,36 +69,41 @@ def set_secret(rot: RotationContext) -> None:
                     "another setSecret for this secret is running; refusing to race it"
                 )
             sessions = admin.count_sessions(pending.username)
-            if (
-                guards.check_sessions(pending.username, sessions, rot.settings.active_session_policy)
-                and sessions
-            ):
+            guards.check_sessions(pending.username, sessions, rot.settings.active_session_policy)
+            if sessions:
                 logger.warning(
                     "changing the password of a user with live sessions (ACTIVE_SESSION_POLICY=warn)",
                     extra={"user": pending.username, "sessions": sessions},
                 )
                 metrics.add_metric(name="ActiveSessionsWarning", unit="Count", value=1)
-            source = admin.account_of(current.username)
-            if source is None:
-                raise DatabaseError(f"the current user {current.username!r} does not exist in the database")
-            target = Account(pending.username, source.host)
-            existing = admin.account_of(pending.username)
-            if existing is None:
-                admin.create_user(target)
-                logger.info("created the partner user", extra={"user": pending.username, "host": source.host})
-            elif existing.host != source.host:
-                raise DatabaseError(
-                    f"user {pending.username!r} exists with host {existing.host!r} but {current.username!r} "
-                    f"has {source.host!r}; drop or rename one so they match"
-                )
-            sync = admin.sync_privileges(source, target)
-            if sync.granted or sync.revoked:
-                logger.info(
-                    "re-synced privileges", extra={"granted": len(sync.granted), "revoked": len(sync.revoked)}
-                )
+            target = _partner_like_current(admin, current.username, pending.username)
             # Last: a login with the pending password now proves everything above was done.
             admin.update_password(target, pending.password)
     logger.info("set the pending password", extra={"user": pending.username, "color": pending.color})
+
+
+def _partner_like_current(admin: Admin, current_user: str, partner_user: str) -> Account:
+    """Creates the partner user when missing, with the current user's host part, and makes its
+    privileges and TLS requirement exactly the current user's (every rotation re-syncs them)."""
+    source = admin.account_of(current_user)
+    if source is None:
+        raise DatabaseError(f"the current user {current_user!r} does not exist in the database")
+    target = Account(partner_user, source.host)
+    existing = admin.account_of(partner_user)
+    if existing is None:
+        admin.create_user(target)
+        logger.info("created the partner user", extra={"user": partner_user, "host": source.host})
+    elif existing.host != source.host:
+        raise DatabaseError(
+            f"user {partner_user!r} exists with host {existing.host!r} but {current_user!r} "
+            f"has {source.host!r}; drop or rename one so they match"
+        )
+    sync = admin.sync_privileges(source, target)
+    if sync.granted or sync.revoked:
+        logger.info(
+            "re-synced privileges", extra={"granted": len(sync.granted), "revoked": len(sync.revoked)}
+        )
+    return target
 
 
 def test_secret(rot: RotationContext) -> None:
