@@ -314,11 +314,7 @@ def run_local(
 ) -> str:
     """The four steps in-process; returns the token, or raises with the right exit code."""
 
-    from bluegreen_rotation.observability import metrics
-
     def on_step(result: StepResult) -> None:
-        # EMF output is disabled in-process, so Powertools never flushes: clear each step's metrics.
-        metrics.clear_metrics()
         outcome = "ok" if result.error is None else f"FAILED: {type(result.error).__name__}: {result.error}"
         report(f"attempt {result.attempt}  {result.step:<12} {outcome}  ({result.seconds:.2f}s)")
 

@@ -47,8 +47,9 @@ def run_step(
     settings: Settings | None = None,
     lambda_context: LambdaContextLike | None = None,
 ) -> None:
-    # With metrics disabled, Powertools never flushes, so the previous invocation's dimension stays.
-    metrics.dimension_set.pop("Step", None)
+    # Each invocation starts with no metrics: with POWERTOOLS_METRICS_DISABLED, Powertools never
+    # flushes, so a warm environment would otherwise carry the last invocation's metrics over.
+    metrics.clear_metrics()
     try:
         step, arn, token, rotation_token = parse_event(event)
     except InvalidInputError as exc:
