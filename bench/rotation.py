@@ -55,13 +55,12 @@ def run_rotations(driver: RotationDriver, arn: str, n: int, clients: list[Any]) 
             totals.append(time.perf_counter() - started)
         for result in driver.history:
             per_step[result.step].append(result.seconds)
-        # The driver's own calls (RotateSecret bookkeeping) are the service's, not the function's.
-        function_calls = {k: v for k, v in counters.aws.items()}
-        aws.append(sum(function_calls.values()))
+        # Only the function's clients are counted: the driver's calls are the service's.
+        aws.append(counters.aws_total)
         conns.append(counters.db_connections)
         commands.append(counters.db_commands)
         if i == n - 1:
-            by_api = dict(sorted(function_calls.items()))
+            by_api = dict(sorted(counters.aws.items()))
         if (i + 1) % 10 == 0:
             sys.stdout.write(f"  {i + 1}/{n} rotations\n")
             sys.stdout.flush()

@@ -364,6 +364,35 @@ class Bench:
         )
         return app, ParameterNames(prefix), sm, ssm
 
+    def _workers(self, tag: str, lambda_connect: Callable[[], Any], engines: list[Any]) -> list[Worker]:
+        """Lambda-style workers (one connect function each) and SERVER_THREADS threads per engine."""
+        workers = [
+            Worker(f"{tag}-lambda-{i}", "lambda", pymysql_op(lambda_connect()))
+            for i in range(self.lambda_workers)
+        ]
+        for s, engine in enumerate(engines):
+            workers += [
+                Worker(f"{tag}-server-{s}-{t}", "server", engine_op(engine)) for t in range(SERVER_THREADS)
+            ]
+        return workers
+
+    def _drive(
+        self, tag: str, workers: list[Worker], engines: list[Any], count: int, change: Callable[[int], Any]
+    ) -> tuple[list[Any], float]:
+        """Keeps the load running while ``change(i)`` happens ``count`` times; returns its results and
+        the end time (two TTLs after the last change, so every worker has had time to converge)."""
+        results = []
+        with running(workers):
+            time.sleep(1.0)
+            for i in range(count):
+                results.append(change(i))
+                log(f"{tag}: change {i + 1}/{count} done ({results[-1][1]})")
+            time.sleep(self.args.ttl * 2 + 0.5)
+            end = time.monotonic()
+        for engine in engines:
+            engine.dispose()
+        return results, end
+
     def layer(self) -> Result:
         a = self.args
         app, names, sm, ssm = self.app("fail")
@@ -378,13 +407,8 @@ class Bench:
             consumers.append(c)
             return c
 
-        workers = [
-            Worker(f"layer-lambda-{i}", "lambda", pymysql_op(consumer().connect))
-            for i in range(self.lambda_workers)
-        ]
-        engines = []
-        for s in range(self.server_count):
-            engine = create_engine(
+        engines = [
+            create_engine(
                 "writer",
                 consumer=consumer(),
                 pool_size=SERVER_THREADS,
@@ -392,22 +416,11 @@ class Bench:
                 pool_recycle=POOL_RECYCLE,
                 drain_interval=a.ttl,
             )
-            engines.append(engine)
-            workers += [
-                Worker(f"layer-server-{s}-{t}", "server", engine_op(engine)) for t in range(SERVER_THREADS)
-            ]
-        flips = []
+            for _ in range(self.server_count)
+        ]
+        workers = self._workers("layer", lambda: consumer().connect, engines)
         log(f"layer: {len(workers)} workers, TTL {a.ttl}s, grace {a.grace}s, {a.rotations} rotations")
-        with running(workers):
-            time.sleep(1.0)
-            for i in range(a.rotations):
-                t, user = rot.rotate()
-                flips.append((t, user))
-                log(f"layer: rotation {i + 1}/{a.rotations} done, flag now names {user}")
-            time.sleep(a.ttl * 2 + 0.5)
-            end = time.monotonic()
-        for e in engines:
-            e.dispose()
+        flips, end = self._drive("layer", workers, engines, a.rotations, lambda _i: rot.rotate())
         refreshes = sum(c.refreshes for c in consumers)
         total_ops = sum(len(w.ops) for w in workers)
         note = (
@@ -423,31 +436,19 @@ class Bench:
         url = build_url(
             "mysql+pymysql", app.username, INITIAL_PASSWORD, self.db.host, self.db.port, app.dbname
         )
-        workers = [
-            Worker(f"inplace-lambda-{i}", "lambda", pymysql_op(static_pymysql(url)))
-            for i in range(self.lambda_workers)
-        ]
         engines = [static_engine(url) for _ in range(self.server_count)]
-        for s, engine in enumerate(engines):
-            workers += [
-                Worker(f"inplace-server-{s}-{t}", "server", engine_op(engine)) for t in range(SERVER_THREADS)
-            ]
-        flips = []
+        workers = self._workers("inplace", lambda: static_pymysql(url), engines)
         log(f"in-place: {len(workers)} workers, {a.rotations} ALTER USER password changes")
-        with running(workers):
-            time.sleep(1.0)
-            for i in range(a.rotations):
-                if i:
-                    time.sleep(a.grace + 1.0)  # the same spacing as the layer's rotations
-                self.db.execute(
-                    "ALTER USER %s@'%%' IDENTIFIED BY %s", (app.username, f"changed-{i}-{uuid.uuid4().hex}")
-                )
-                flips.append((time.monotonic(), app.username))
-                log(f"in-place: password change {i + 1}/{a.rotations} done")
-            time.sleep(a.ttl * 2 + 0.5)
-            end = time.monotonic()
-        for e in engines:
-            e.dispose()
+
+        def change(i: int) -> tuple[float, str]:
+            if i:
+                time.sleep(a.grace + 1.0)  # the same spacing as the layer's rotations
+            self.db.execute(
+                "ALTER USER %s@'%%' IDENTIFIED BY %s", (app.username, f"changed-{i}-{uuid.uuid4().hex}")
+            )
+            return time.monotonic(), app.username
+
+        _flips, end = self._drive("in-place", workers, engines, a.rotations, change)
         # Same user throughout: "convergence" is meaningless; failures tell the story.
         return Result(
             "baseline a: in-place ALTER USER",
@@ -474,27 +475,10 @@ class Bench:
             cold_starts += 1
             return SeedLayer(client, names.prefix)
 
-        workers = [
-            Worker(f"seed-lambda-{i}", "lambda", pymysql_op(static_pymysql(cold_start().writer_db_url)))
-            for i in range(self.lambda_workers)
-        ]
         engines = [static_engine(cold_start().writer_db_url) for _ in range(self.server_count)]
-        for s, engine in enumerate(engines):
-            workers += [
-                Worker(f"seed-server-{s}-{t}", "server", engine_op(engine)) for t in range(SERVER_THREADS)
-            ]
-        flips = []
+        workers = self._workers("seed", lambda: static_pymysql(cold_start().writer_db_url), engines)
         log(f"seed: {len(workers)} workers read the flag once at cold start; 2 rotations")
-        with running(workers):
-            time.sleep(1.0)
-            for i in range(2):
-                t, user = rot.rotate()
-                flips.append((t, user))
-                log(f"seed: rotation {i + 1}/2 done, flag now names {user}")
-            time.sleep(a.ttl * 2 + 0.5)
-            end = time.monotonic()
-        for e in engines:
-            e.dispose()
+        flips, end = self._drive("seed", workers, engines, 2, lambda _i: rot.rotate())
         return Result(
             "baseline b: seed layer (read once)",
             workers,

@@ -289,10 +289,7 @@ class SecretMeta:
     @property
     def stuck_pending(self) -> str | None:
         """The version holding AWSPENDING when it is not AWSCURRENT's: a rotation has not finished."""
-        for vid, stages in self.state.versions.items():
-            if PENDING in stages and CURRENT not in stages:
-                return vid
-        return None
+        return self.state.unfinished_pending
 
     @property
     def function_name(self) -> str | None:
@@ -310,12 +307,7 @@ def describe(env: Env) -> SecretMeta:
             raise CliError(f"secret {env.secret_id!r} not found in this account and region") from None
         raise
     return SecretMeta(
-        state=SecretState(
-            arn=meta["ARN"],
-            name=meta.get("Name", ""),
-            rotation_enabled=bool(meta.get("RotationEnabled")),
-            versions={vid: list(stages) for vid, stages in meta.get("VersionIdsToStages", {}).items()},
-        ),
+        state=SecretState.from_description(meta),
         rotation_lambda_arn=meta.get("RotationLambdaARN"),
         last_rotated=meta.get("LastRotatedDate"),
         next_rotation=meta.get("NextRotationDate"),

@@ -27,6 +27,8 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
+from bluegreen_rotation.secrets_store import SecretState
+
 if TYPE_CHECKING:
     from mypy_boto3_secretsmanager import SecretsManagerClient
 
@@ -87,14 +89,14 @@ class RotationDriver:
     def start(self, secret_id: str, token: str | None = None) -> str:
         """RotateSecret's bookkeeping: refuse a concurrent rotation, stage the placeholder version."""
         token = token or str(uuid.uuid4())
-        versions = self.client.describe_secret(SecretId=secret_id).get("VersionIdsToStages", {})
-        for vid, stages in versions.items():
-            if "AWSPENDING" in stages and "AWSCURRENT" not in stages and vid != token:
-                raise RotationInProgressError(
-                    f"rotation {vid} of {secret_id} has not finished (it holds AWSPENDING); "
-                    "finish it, or remove its AWSPENDING label to abandon it"
-                )
-        if token in versions:
+        state = SecretState.from_description(self.client.describe_secret(SecretId=secret_id))
+        unfinished = state.unfinished_pending
+        if unfinished is not None and unfinished != token:
+            raise RotationInProgressError(
+                f"rotation {unfinished} of {secret_id} has not finished (it holds AWSPENDING); "
+                "finish it, or remove its AWSPENDING label to abandon it"
+            )
+        if token in state.versions:
             return token  # resuming this rotation: the placeholder (or its value) is already there
         try:
             self.client.rotate_secret(

@@ -292,15 +292,12 @@ class Admin:
         """
         name = "bluegreen:" + hashlib.sha256(key.encode()).hexdigest()[:40]
         acquired = self._rows("SELECT GET_LOCK(%s, 0)", (name,))[0][0] == 1
-        try:
-            yield acquired
-        except BaseException:
-            # The connection may be the very thing that failed (error 2013): releasing on it would
-            # replace the real cause. The server frees named locks when the session ends anyway.
-            raise
-        else:
-            if acquired:
-                self._rows("SELECT RELEASE_LOCK(%s)", (name,))
+        yield acquired
+        # Released only when the block succeeded: after a failure the connection may be the very
+        # thing that failed (error 2013), and releasing on it would replace the real cause. The
+        # server frees named locks when the session ends anyway.
+        if acquired:
+            self._rows("SELECT RELEASE_LOCK(%s)", (name,))
 
 
 def normalize_grant(line: str, account: Account) -> str:

@@ -12,8 +12,9 @@ Every read names its ``VersionStage``: moto (and only moto) may return a stale v
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
@@ -36,6 +37,24 @@ class SecretState:
     name: str
     rotation_enabled: bool
     versions: dict[str, list[str]]
+
+    @classmethod
+    def from_description(cls, meta: Mapping[str, Any]) -> SecretState:
+        """From a DescribeSecret response."""
+        return cls(
+            arn=meta["ARN"],
+            name=meta.get("Name", ""),
+            rotation_enabled=bool(meta.get("RotationEnabled")),
+            versions={vid: list(stages) for vid, stages in meta.get("VersionIdsToStages", {}).items()},
+        )
+
+    @property
+    def unfinished_pending(self) -> str | None:
+        """The version holding AWSPENDING while not AWSCURRENT: a rotation that has not finished."""
+        return next(
+            (vid for vid, stages in self.versions.items() if PENDING in stages and CURRENT not in stages),
+            None,
+        )
 
     def version_with(self, stage: str) -> str | None:
         return next((vid for vid, stages in self.versions.items() if stage in stages), None)
@@ -76,12 +95,7 @@ class SecretStore:
             if error_code(exc) not in _INPUT_ERRORS:
                 raise
             raise InvalidInputError(f"secret {secret_id} cannot be described: {error_code(exc)}") from None
-        return SecretState(
-            arn=meta["ARN"],
-            name=meta.get("Name", ""),
-            rotation_enabled=bool(meta.get("RotationEnabled")),
-            versions={vid: list(stages) for vid, stages in meta.get("VersionIdsToStages", {}).items()},
-        )
+        return SecretState.from_description(meta)
 
     def value(self, arn: str, version_id: str, stage: str) -> str | None:
         """The version's SecretString, or None when the version has no value yet.

@@ -103,12 +103,25 @@ def _rotate(stack: Any) -> str:
     return RotationDriver(stack.secretsmanager, lambda_handler, max_attempts=1).rotate(stack.secret_arn)
 
 
-def _refused(stack: Any) -> tuple[RotationDriver, BaseException]:
-    """Runs a rotation that must fail, once; returns the driver and the error the step raised."""
+def _refused(stack: Any, db: Any, users: tuple[str, str]) -> tuple[RotationDriver, BaseException]:
+    """Runs a rotation that must fail, once, and changes nothing (users, secret, parameters);
+    returns the driver and the error the step raised."""
+    before = _unchanged_state(db, stack, users)
     driver = RotationDriver(stack.secretsmanager, lambda_handler, max_attempts=1)
     with pytest.raises(RotationFailedError) as info:
         driver.rotate(stack.secret_arn)
+    assert _unchanged_state(db, stack, users) == before
     return driver, info.value.last
+
+
+def _rotates_over_tls_only(stack: Any, general_log: Any, ca: Any) -> None:
+    """A whole rotation succeeds, and every login the function made was over TLS."""
+    with general_log(stack.db) as log:
+        token = _rotate(stack)
+    _assert_rotated(stack, token, ca)
+    logins = log.connects(("admin", stack.username, stack.green))
+    assert logins, "the general log shows no login by the function"
+    assert all(line.endswith("using SSL/TLS") for line in logins), logins
 
 
 def _assert_rotated(stack: Any, token: str, ca: Any) -> None:
@@ -157,79 +170,52 @@ def test_disable_is_plaintext_even_when_the_server_offers_tls(tls_mariadb, tls_f
 # -- verify-full ---------------------------------------------------------------------------------------
 def test_verify_full_rotates_with_the_right_ca_and_every_login_is_tls(make_tls_stack, tls_files, general_log):
     stack = make_tls_stack(host="localhost", tls_mode="verify-full", ca_file=tls_files.ca_cert)
-    with general_log(stack.db) as log:
-        token = _rotate(stack)
-    _assert_rotated(stack, token, tls_files.ca_cert)
-    logins = log.connects(("admin", stack.username, stack.green))
-    assert logins, "the general log shows no login by the function"
-    assert all(line.endswith("using SSL/TLS") for line in logins), logins
+    _rotates_over_tls_only(stack, general_log, tls_files.ca_cert)
     assert _secret(stack, "AWSCURRENT").host == "localhost"
 
 
 def test_verify_full_refuses_a_wrong_ca(make_tls_stack, other_ca):
     stack = make_tls_stack(host="localhost", tls_mode="verify-full", ca_file=other_ca.ca_cert)
-    users = (stack.username, stack.green)
-    before = _unchanged_state(stack.db, stack, users)
-    driver, error = _refused(stack)
+    driver, error = _refused(stack, stack.db, (stack.username, stack.green))
     assert isinstance(error, DatabaseError)
     assert "CERTIFICATE_VERIFY_FAILED" in str(error)
     assert [(r.step, r.error is None) for r in driver.history] == [
         ("createSecret", True),
         ("setSecret", False),
     ]
-    assert _unchanged_state(stack.db, stack, users) == before
     assert stack.green not in _accounts(stack.db, stack.green)
 
 
 def test_verify_full_refuses_a_hostname_mismatch(make_tls_stack, tls_files):
     stack = make_tls_stack(host="127.0.0.1", tls_mode="verify-full", ca_file=tls_files.ca_cert)
-    users = (stack.username, stack.green)
-    before = _unchanged_state(stack.db, stack, users)
-    _driver, error = _refused(stack)
+    _driver, error = _refused(stack, stack.db, (stack.username, stack.green))
     assert isinstance(error, DatabaseError)
     assert "IP address mismatch, certificate is not valid for '127.0.0.1'" in str(error)
-    assert _unchanged_state(stack.db, stack, users) == before
 
 
 def test_verify_full_without_a_ca_file_uses_the_system_bundle(make_tls_stack):
     """No DB_TLS_CA_FILE: the system CA bundle, which does not trust the test CA."""
     stack = make_tls_stack(host="localhost", tls_mode="verify-full", ca_file=None)
-    users = (stack.username, stack.green)
-    before = _unchanged_state(stack.db, stack, users)
-    _driver, error = _refused(stack)
+    _driver, error = _refused(stack, stack.db, (stack.username, stack.green))
     assert "CERTIFICATE_VERIFY_FAILED" in str(error)
-    assert _unchanged_state(stack.db, stack, users) == before
 
 
 # -- verify-ca and require -----------------------------------------------------------------------------
 def test_verify_ca_accepts_a_hostname_mismatch(make_tls_stack, tls_files, general_log):
     stack = make_tls_stack(host="127.0.0.1", tls_mode="verify-ca", ca_file=tls_files.ca_cert)
-    with general_log(stack.db) as log:
-        token = _rotate(stack)
-    _assert_rotated(stack, token, tls_files.ca_cert)
-    logins = log.connects(("admin", stack.username, stack.green))
-    assert logins
-    assert all(line.endswith("using SSL/TLS") for line in logins), logins
+    _rotates_over_tls_only(stack, general_log, tls_files.ca_cert)
 
 
 def test_verify_ca_refuses_a_wrong_ca(make_tls_stack, other_ca):
     stack = make_tls_stack(host="127.0.0.1", tls_mode="verify-ca", ca_file=other_ca.ca_cert)
-    users = (stack.username, stack.green)
-    before = _unchanged_state(stack.db, stack, users)
-    _driver, error = _refused(stack)
+    _driver, error = _refused(stack, stack.db, (stack.username, stack.green))
     assert "CERTIFICATE_VERIFY_FAILED" in str(error)
-    assert _unchanged_state(stack.db, stack, users) == before
 
 
 def test_require_encrypts_without_verification(make_tls_stack, tls_files, other_ca, general_log):
     """Wrong CA and wrong name: require still rotates, and still only over TLS."""
     stack = make_tls_stack(host="127.0.0.1", tls_mode="require", ca_file=other_ca.ca_cert)
-    with general_log(stack.db) as log:
-        token = _rotate(stack)
-    _assert_rotated(stack, token, tls_files.ca_cert)
-    logins = log.connects(("admin", stack.username, stack.green))
-    assert logins
-    assert all(line.endswith("using SSL/TLS") for line in logins), logins
+    _rotates_over_tls_only(stack, general_log, tls_files.ca_cert)
 
 
 # -- a server without TLS: no fallback to plaintext ----------------------------------------------------
@@ -246,9 +232,8 @@ def test_no_fallback_to_plaintext_against_a_server_without_tls(
         secret_arn=stack.app.secret_arn,
         prefix=stack.prefix,
     )
-    before = _unchanged_state(stack.db, view, users)
     with general_log(stack.db) as log:
-        driver, error = _refused(view)
+        driver, error = _refused(view, stack.db, users)
     assert isinstance(error, DatabaseError)
     assert "(2026) SSL is required but the server doesn't support it" in str(error)
     assert [(r.step, r.error is None) for r in driver.history] == [
@@ -257,7 +242,6 @@ def test_no_fallback_to_plaintext_against_a_server_without_tls(
     ]
     # The server never saw a login attempt: the client gave up before sending any credentials.
     assert log.connects(("admin", *users)) == []
-    assert _unchanged_state(stack.db, view, users) == before
     assert users[1] not in _accounts(stack.db, users[1])
 
 
