@@ -14,6 +14,13 @@ use this driver, which does what the service does:
    whole rotation with the same token, as the service does;
 4. on success removes AWSPENDING from the new AWSCURRENT version, as the service does.
 
+"Configure, rotate later" (:meth:`RotationDriver.test_configuration`) plays ``RotateSecret`` with
+``RotateImmediately=false``: the service stages AWSPENDING on a new version holding a *copy* of
+AWSCURRENT, invokes testSecret alone, then removes AWSPENDING. moto 5.2's ``rotate_secret`` stages
+that copy, but copies the value the secret was *created* with (``FakeSecret.secret_string``, which
+``UpdateSecretVersionStage`` never moves): after a rotation that is AWSPREVIOUS's value, not
+AWSCURRENT's. The driver checks the copy and, when moto's is stale, stages a faithful one itself.
+
 Against real AWS, use ``RotateSecret`` itself (``bluegreen rotate-now`` without ``--local``).
 """
 
@@ -114,6 +121,50 @@ class RotationDriver:
             raise RuntimeError("the emulator did not stage a placeholder AWSPENDING version")
         return token
 
+    def test_configuration(self, secret_id: str, token: str | None = None) -> str:
+        """RotateSecret with RotateImmediately=false: testSecret alone on a copy of AWSCURRENT.
+
+        AWSPENDING is removed afterwards whether the test passed or not, as the service does; a failed
+        test raises :class:`RotationFailedError`. Returns the token of the copy that was tested.
+        """
+        token = token or str(uuid.uuid4())
+        state = SecretState.from_description(self.client.describe_secret(SecretId=secret_id))
+        if state.unfinished_pending is not None:
+            raise RotationInProgressError(
+                f"rotation {state.unfinished_pending} of {secret_id} has not finished (it holds AWSPENDING)"
+            )
+        current = self.client.get_secret_value(SecretId=secret_id, VersionStage="AWSCURRENT")["SecretString"]
+        try:
+            self.client.rotate_secret(
+                SecretId=secret_id,
+                ClientRequestToken=token,
+                RotationLambdaARN=PLACEHOLDER_LAMBDA_ARN,
+                RotationRules={"AutomaticallyAfterDays": 30},
+                RotateImmediately=False,
+            )
+        except ClientError as exc:
+            # moto: the copy is staged before the (absent) Lambda is looked up.
+            if exc.response.get("Error", {}).get("Code") != "ResourceNotFoundException":
+                raise
+        staged = self.client.get_secret_value(SecretId=secret_id, VersionId=token, VersionStage="AWSPENDING")
+        if staged.get("SecretString") != current:
+            # moto copied a stale value (see the module docstring): stage what AWS stages.
+            self._remove_pending(secret_id, token)
+            token = str(uuid.uuid4())
+            self.client.put_secret_value(
+                SecretId=secret_id,
+                ClientRequestToken=token,
+                SecretString=current,
+                VersionStages=["AWSPENDING"],
+            )
+        try:
+            self.run_steps(secret_id, token, steps=("testSecret",))
+        except Exception as exc:
+            raise RotationFailedError(token, 1, exc) from exc
+        finally:
+            self._remove_pending(secret_id, token)
+        return token
+
     def run_steps(self, secret_id: str, token: str, attempt: int = 1, steps: tuple[str, ...] = STEPS) -> None:
         for step in steps:
             event = {"Step": step, "SecretId": secret_id, "ClientRequestToken": token}
@@ -143,6 +194,9 @@ class RotationDriver:
 
     def finish(self, secret_id: str, token: str) -> None:
         """What the service does after a successful finishSecret: AWSPENDING leaves the version."""
+        self._remove_pending(secret_id, token)
+
+    def _remove_pending(self, secret_id: str, token: str) -> None:
         stages = self.client.describe_secret(SecretId=secret_id).get("VersionIdsToStages", {})
         if "AWSPENDING" in stages.get(token, []):
             self.client.update_secret_version_stage(

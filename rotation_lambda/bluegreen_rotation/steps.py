@@ -114,6 +114,13 @@ def test_secret(rot: RotationContext) -> None:
         database.test_login(
             rot.endpoint(host, pending.port), pending.username, pending.password, pending.dbname
         )
+    if pending.username == rot.current().username:
+        # RotateSecret with RotateImmediately=false: AWSPENDING is a copy of AWSCURRENT and only this
+        # step runs (docs/conformance.md). Its logins above were the test; change nothing.
+        logger.info(
+            "configuration test: AWSCURRENT's user logs in; nothing changed", extra={"user": pending.username}
+        )
+        return
     master = rot.master(pending)
     source_user = pending.username_of(other_color(pending.color))
     with Admin.open(rot.endpoint(master.host, master.port), master.username, master.password) as admin:
@@ -133,6 +140,7 @@ def test_secret(rot: RotationContext) -> None:
 
 def finish_secret(rot: RotationContext) -> None:
     pending = rot.pending()
+    _check_pair(pending, rot.current())  # never promote a copy of AWSCURRENT (a configuration test's)
     mirror = rot.mirror(pending)
     for role in ROLES:
         mirror.write_url(pending.color, role, pending.url(role, rot.settings.db_url_scheme))
