@@ -101,6 +101,12 @@ def status(
 )
 @click.option("--force", is_flag=True, help="Start even when the grace guard would refuse the rotation.")
 @click.option("--verbose", is_flag=True, help="--local: show the function's INFO logs (on stderr).")
+@click.option(
+    "--rotate-later",
+    is_flag=True,
+    help="Configure, rotate later: RotateImmediately=false, the service's configuration test only "
+    "(testSecret on a copy of AWSCURRENT; nothing changes).",
+)
 @handle_errors
 def rotate_now(
     secret_id: str,
@@ -115,6 +121,7 @@ def rotate_now(
     attempts: int,
     force: bool,
     verbose: bool,
+    rotate_later: bool,
 ) -> None:
     """Rotate now: RotateSecret, then follow the stages and the flag until the rotation finishes.
 
@@ -125,6 +132,14 @@ def rotate_now(
     out = env.out
     meta = describe(env)
     cli_rotate.check_not_in_progress(meta, token, local)
+    if rotate_later:
+        with cli_rotate.function_environment(region, profile, verbose):
+            message = cli_rotate.configuration_test(env, meta, local, out.progress)
+        if out.json:
+            out.document({"finished": True, "message": message})
+        else:
+            out.line(message)
+        click.get_current_context().exit(EXIT_OK)
     if not force and not (token and token == meta.stuck_pending):
         cli_rotate.preflight(env, meta)
     if local:

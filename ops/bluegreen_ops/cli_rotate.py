@@ -271,6 +271,23 @@ def start_on_aws(env: Env, meta: SecretMeta, token: str | None) -> str:
     return version
 
 
+def configuration_test(env: Env, meta: SecretMeta, local: bool, report: Callable[[str], None]) -> str:
+    """RotateSecret with RotateImmediately=false: the service runs testSecret alone on a copy of
+    AWSCURRENT, then removes it (docs/conformance.md). Nothing rotates; returns what happened."""
+    if local:
+        driver = RotationDriver(env.sm, load_handler(), max_attempts=1)
+        try:
+            token = driver.test_configuration(meta.arn)
+        except RotationFailedError as exc:
+            raise CliError(f"the configuration test failed: {exc}") from None
+    else:
+        if not meta.rotation_lambda_arn:
+            raise CliError(f"secret {meta.arn} has no rotation function: attach it (template.yaml does)")
+        token = env.sm.rotate_secret(SecretId=meta.arn, RotateImmediately=False)["VersionId"]
+    report(f"testSecret ran on version {token}, a copy of AWSCURRENT")
+    return f"configuration test of {meta.arn} passed; nothing rotated (the schedule rotates later)"
+
+
 # -- local ------------------------------------------------------------------------------------------
 
 
@@ -340,6 +357,7 @@ __all__ = [
     "Snapshot",
     "WatchResult",
     "check_not_in_progress",
+    "configuration_test",
     "function_environment",
     "load_handler",
     "preflight",

@@ -126,6 +126,18 @@ def test_rotate_now_local_resumes_an_unfinished_rotation_with_its_token(cli, sta
     assert cli.json("status")["consistent"] is True
 
 
+def test_rotate_now_local_rotate_later_runs_only_the_configuration_test(cli, stack):
+    cli("adopt")
+    for _ in range(2):  # on the freshly adopted secret, then after a rotation
+        before = {k: v for k, v in snapshot(stack).items() if k != "secret"}
+        current = stages(stack)
+        result = cli("rotate-now", "--local", "--rotate-later")
+        assert "configuration test of" in result.stdout and "nothing rotated" in result.stdout
+        assert {k: v for k, v in snapshot(stack).items() if k != "secret"} == before
+        assert {v: s for v, s in stages(stack).items() if s} == {v: s for v, s in current.items() if s}
+        cli("rotate-now", "--local")
+
+
 # -- rollback -------------------------------------------------------------------------------------------
 
 
