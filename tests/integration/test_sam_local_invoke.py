@@ -101,6 +101,11 @@ def test_rotations_run_step_by_step_in_containers(rotation: sam_local.LocalRotat
         f"image {rotation.image}: built by container/build-image.sh from Debian packages (debootstrap"
         " bookworm minbase), pyenv's CPython 3.12 and PyPI (awslambdaric, boto3); no registry pulled",
     )
+    # The service's configuration test (RotateImmediately=false) on the freshly adopted secret.
+    tested = rotation.configuration_test()
+    assert [(s.step, s.payload) for s in tested.steps] == [("testSecret", None)]
+    assert "configuration test" in tested.steps[0].logs
+    assert tested.after == tested.before and not any("AWSPENDING" in s for s in _stages(rotation).values())
     first = rotation.rotate()
     _check_steps(first)
     assert first.before.flag is None

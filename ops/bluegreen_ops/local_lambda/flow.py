@@ -2,6 +2,7 @@
 
 Runs the functions of ``template.yaml`` the way SAM CLI users test them, ``sam local invoke <Function>
 -e <event> --env-vars <file>``, against the local stack (MariaDB and moto) instead of an AWS account:
+the service's configuration test first (testSecret alone, as ``RotateImmediately=false`` runs it), then
 two rotations by default (the second flips the flag back), each followed by the example consumer.
 Everything started is stopped on the way out, failure, Ctrl-C or SIGTERM alike.
 """
@@ -54,6 +55,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         with local_rotation(log=_say) as rotation:
             _say(f"secret {rotation.app.secret_arn}")
+            _say("\n=== configuration test (RotateImmediately=false: testSecret on a copy of AWSCURRENT) ===")
+            tested = rotation.configuration_test(on_step=_print_step)
+            _say(f"configuration test {tested.token} passed in {tested.seconds:.1f} s; nothing changed")
             for n in range(1, args.rotations + 1):
                 _say(f"\n=== rotation {n} of {args.rotations} ===")
                 outcome = rotation.rotate(on_step=_print_step)

@@ -5,8 +5,9 @@ the private engine, the stand-in image, MariaDB and moto on the engine's bridge 
 address containers reach), and a seeded secret. :class:`LocalRotation` then plays Secrets Manager's
 part (:class:`~bluegreen_ops.driver.RotationDriver`'s bookkeeping: the placeholder AWSPENDING version,
 then AWSPENDING removed) around four ``sam local invoke RotationFunction`` calls, one per step, with
-the events of ``events/`` filled in; and invokes ``ConsumerFunction``, the example consumer, which
-reads the live color through the ``bluegreen_db`` layer from ``/opt/python``.
+the events of ``events/`` filled in (or around testSecret alone: the configuration test); and
+invokes ``ConsumerFunction``, the example consumer, which reads the live color through the
+``bluegreen_db`` layer from ``/opt/python``.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import boto3
 
 from bluegreen_db.dburl import redact
 from bluegreen_db.naming import COLORS, ROLES, ParameterNames, resolve_prefix
-from bluegreen_ops.driver import STEPS, RotationDriver
+from bluegreen_ops.driver import STEPS, RotationDriver, RotationFailedError
 from bluegreen_ops.localstack import (
     REGION,
     AppDatabase,
@@ -200,6 +201,29 @@ class LocalRotation:
                 on_step(outcome)
             _raise_on_error(step, payload, logs)
         driver.finish(self.app.secret_arn, token)
+        return RotationOutcome(token, before, self.state(), steps, time.monotonic() - started)
+
+    def configuration_test(self, on_step: Callable[[StepOutcome], None] | None = None) -> RotationOutcome:
+        """RotateSecret with RotateImmediately=false, as the service runs it: testSecret alone, in its
+        own ``sam local invoke``, on a copy of AWSCURRENT staged as AWSPENDING, then removed."""
+        started = time.monotonic()
+        before = self.state()
+        env_path = self.write_env_file()
+        steps: list[StepOutcome] = []
+
+        def invoke_step(event: dict[str, Any], _context: Any) -> None:
+            step, token = event["Step"], event["ClientRequestToken"]
+            payload, logs, seconds = self.invoke(ROTATION_FUNCTION, self.write_event(step, token), env_path)
+            steps.append(StepOutcome(ROTATION_FUNCTION, step, payload, logs, seconds))
+            if on_step:
+                on_step(steps[-1])
+            _raise_on_error(step, payload, logs)
+
+        driver = RotationDriver(client=self.secretsmanager, handler=invoke_step)
+        try:
+            token = driver.test_configuration(self.app.secret_arn)
+        except RotationFailedError as exc:
+            raise exc.last from None
         return RotationOutcome(token, before, self.state(), steps, time.monotonic() - started)
 
     def consumer(self, event: Mapping[str, Any] | None = None) -> StepOutcome:
