@@ -14,8 +14,14 @@ from typing import Any, TypeVar, cast
 
 from aws_lambda_powertools import Logger, Metrics
 
-SERVICE = "bluegreen-rotation"
-NAMESPACE = "BlueGreenRotation"
+DEFAULT_SERVICE = "bluegreen-rotation"
+DEFAULT_NAMESPACE = "BlueGreenRotation"
+
+# The deployer's POWERTOOLS_SERVICE_NAME / POWERTOOLS_METRICS_NAMESPACE win: Powertools lets an
+# explicit argument beat its variable, so the defaults are passed only when the variable is unset
+# (the template's alarm reads the same namespace parameter).
+SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME") or DEFAULT_SERVICE
+NAMESPACE = os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or DEFAULT_NAMESPACE
 
 logger = Logger(service=SERVICE)
 metrics = Metrics(service=SERVICE, namespace=NAMESPACE)

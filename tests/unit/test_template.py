@@ -187,7 +187,7 @@ def test_rotation_policy_names_the_secret_master_and_prefix(resources: dict[str,
         if statement["Resource"] == {"Ref": "MasterSecretArn"}:
             assert _actions(statement) == {"secretsmanager:getsecretvalue"}
 
-    for action in ("ssm:PutParameter", "ssm:GetParameter", "ssm:GetParameters", "ssm:GetParameterHistory"):
+    for action in ("ssm:PutParameter", "ssm:GetParameters"):
         (resource,) = granted_on(action)
         (text,) = _resource_texts(resource)
         match = PREFIX_ARN.match(text)
@@ -196,16 +196,39 @@ def test_rotation_policy_names_the_secret_master_and_prefix(resources: dict[str,
         assert {"Ref": "ParameterPrefix"} in list(_branches(prefix)), prefix
 
 
+# The encryption context each service passes to KMS: Secrets Manager {"SecretARN": <secret ARN>, ...}
+# ("Secret encryption and decryption in AWS Secrets Manager"), Parameter Store {"PARAMETER_ARN":
+# <parameter ARN>} ("AWS KMS encryption for AWS Systems Manager Parameter Store SecureString parameters").
+KEY_CONTEXTS = {
+    "SecretKmsKeyArn": ("StringEquals", "kms:EncryptionContext:SecretARN"),
+    "MasterSecretKmsKeyArn": ("StringEquals", "kms:EncryptionContext:SecretARN"),
+    "ParameterKmsKeyArn": ("StringLike", "kms:EncryptionContext:PARAMETER_ARN"),
+}
+
+
 def test_kms_grants_are_conditional_and_scoped(resources: dict[str, Any]) -> None:
     kms = [(name, s) for name, s in _statements(resources) if any(a.startswith("kms:") for a in _actions(s))]
     assert kms
     for name, statement in kms:
-        assert statement["Resource"] in (
-            {"Ref": "SecretKmsKeyArn"},
-            {"Ref": "MasterSecretKmsKeyArn"},
-            {"Ref": "ParameterKmsKeyArn"},
-        ), (name, statement)
+        keys = [branch["Ref"] for branch in _branches(statement["Resource"])]
+        assert keys and set(keys) <= set(KEY_CONTEXTS), (name, statement)
         assert "kms:ViaService" in statement["Condition"]["StringEquals"], (name, statement)
+        for key in keys:
+            operator, context_key = KEY_CONTEXTS[key]
+            assert context_key in statement["Condition"].get(operator, {}), (name, key, statement)
+    contexts = {
+        s["Sid"]: s["Condition"]["StringEquals"].get("kms:EncryptionContext:SecretARN")
+        for _, s in kms
+        if "kms:EncryptionContext:SecretARN" in s["Condition"]["StringEquals"]
+    }
+    assert contexts == {
+        "SecretKeyThroughSecretsManager": {"Ref": "SecretArn"},
+        "MasterSecretKeyThroughSecretsManager": {"Ref": "MasterSecretArn"},
+    }
+    for _, s in kms:
+        if "kms:EncryptionContext:PARAMETER_ARN" in s["Condition"].get("StringLike", {}):
+            (text,) = _resource_texts(s["Condition"]["StringLike"]["kms:EncryptionContext:PARAMETER_ARN"])
+            assert PREFIX_ARN.match(text), text
     # Each key grant sits in an Fn::If on its key parameter, so an empty key adds no statement.
     for resource in resources.values():
         for policy in _as_list(resource.get("Properties", {}).get("Policies", [])):
@@ -267,7 +290,9 @@ def test_parameters_agree_with_the_code(template: dict[str, Any]) -> None:
     assert params["DbTlsMode"]["Default"] == "verify-full"
     assert list(params["ActiveSessionPolicy"]["AllowedValues"]) == list(config.SESSION_POLICIES)
     assert params["ActiveSessionPolicy"]["Default"] == "fail"
-    assert params["ExcludeCharacters"]["Default"] == config.DEFAULT_EXCLUDE_CHARACTERS
+    # The code's default without the backslash, which samconfig.toml cannot round-trip
+    # (tests/unit/test_samconfig_roundtrip.py, docs/deploy.md).
+    assert params["ExcludeCharacters"]["Default"] == config.DEFAULT_EXCLUDE_CHARACTERS.replace("\\", "")
     assert int(params["PasswordLength"]["Default"]) == 32
     assert int(params["DbConnectTimeout"]["Default"]) == 5
     assert int(params["RotationGraceSeconds"]["Default"]) == 900
@@ -324,6 +349,107 @@ def test_outputs(template: dict[str, Any]) -> None:
     assert outputs["RotationFunctionArn"]["Value"] == {"Fn::GetAtt": ["RotationFunction", "Arn"]}
     assert outputs["ConsumerFunctionArn"]["Value"] == {"Fn::GetAtt": ["ConsumerFunction", "Arn"]}
     assert outputs["ConsumerLayerArn"]["Value"] == {"Ref": "ConsumerLayer"}
+    # An imported export can never change, and every layer change publishes a new version ARN.
+    assert not [name for name, output in outputs.items() if "Export" in output]
+
+
+def test_latest_layer_arn_is_in_parameter_store_under_the_naming_modules_name(
+    resources: dict[str, Any],
+) -> None:
+    from bluegreen_db.naming import ParameterNames
+
+    parameter = resources["ConsumerLayerArnParameter"]
+    assert parameter["Type"] == "AWS::SSM::Parameter"
+    props = parameter["Properties"]
+    assert props["Type"] == "String"
+    assert props["Value"] == {"Ref": "ConsumerLayer"}
+    pattern, variables = props["Name"]["Fn::Sub"]
+    assert {"Ref": "ParameterPrefix"} in list(_branches(variables["Prefix"]))
+    assert pattern.replace("${Prefix}", "/db/x") == ParameterNames("/db/x").layer_arn
+
+
+def _condition(template: dict[str, Any], expression: Any, values: dict[str, str]) -> Any:
+    """Evaluates a Conditions expression for the given parameter values (the few functions used)."""
+    if isinstance(expression, dict):
+        ((fn, args),) = expression.items()
+        if fn == "Ref":
+            return values[args]
+        if fn == "Condition":
+            return _condition(template, template["Conditions"][args], values)
+        evaluated = [_condition(template, a, values) for a in args]
+        return {
+            "Fn::Equals": lambda: evaluated[0] == evaluated[1],
+            "Fn::Not": lambda: not evaluated[0],
+            "Fn::Or": lambda: any(evaluated),
+            "Fn::And": lambda: all(evaluated),
+        }[fn]()
+    return expression
+
+
+def test_no_concurrency_is_reserved_by_default(template: dict[str, Any], resources: dict[str, Any]) -> None:
+    parameter = template["Parameters"]["RotationReservedConcurrency"]
+    reserved = _props(resources, "RotationFunction")["ReservedConcurrentExecutions"]
+    condition, when_true, when_false = reserved["Fn::If"]
+    assert (when_true, when_false) == ({"Ref": "RotationReservedConcurrency"}, {"Ref": "AWS::NoValue"})
+    expression = template["Conditions"][condition]
+    for value, reserves in ((parameter["Default"], False), ("", False), ("0", False), ("10", True)):
+        assert re.fullmatch(parameter["AllowedPattern"], value), value
+        assert _condition(template, expression, {"RotationReservedConcurrency": value}) is reserves, value
+
+
+def test_alarm_counts_the_functions_metrics_in_the_deployers_namespace(resources: dict[str, Any]) -> None:
+    props = _props(resources, "RotationErrorsAlarm")
+    stats = [m["MetricStat"]["Metric"] for m in props["Metrics"] if "MetricStat" in m]
+    assert len(props["Metrics"]) <= 10  # CloudWatch's limit for an alarm's metric math
+    custom = [m for m in stats if m["Namespace"] == {"Ref": "PowertoolsMetricsNamespace"}]
+    # Powertools publishes {service, Step}: the alarm must name both (as the EMF test sees them).
+    seen = set()
+    for metric in custom:
+        dims = {d["Name"]: d["Value"] for d in metric["Dimensions"]}
+        assert dims["service"] == {"Ref": "PowertoolsServiceName"}
+        seen.add((metric["MetricName"], dims["Step"]))
+    assert seen == {(m, s) for m in ("StepFailed", "StepRefused") for s in STEPS}
+    assert any(m["Namespace"] == "AWS/Lambda" and m["MetricName"] == "Errors" for m in stats)
+    (expression,) = [m for m in props["Metrics"] if m.get("ReturnData", True)]
+    assert expression["Expression"] == "SUM(METRICS())"
+
+
+def test_only_the_parameter_store_calls_the_code_makes_are_granted(resources: dict[str, Any]) -> None:
+    calls = set()
+    for path in (ROOT / "rotation_lambda").rglob("*.py"):
+        calls |= set(re.findall(r"\.((?:get|put|delete)_parameter\w*)\(", path.read_text()))
+    needed = {"ssm:" + "".join(part.title() for part in call.split("_")) for call in calls}
+    granted = set().union(
+        *(
+            {a for a in _actions(s) if a.startswith("ssm:")}
+            for name, s in _statements(resources)
+            if name == "RotationFunction"
+        )
+    )
+    assert granted == {a.lower() for a in needed} == {"ssm:putparameter", "ssm:getparameters"}
+
+
+# RotationRules.Duration "must not extend into the next rotation window or the next UTC day" (Secrets
+# Manager API reference, RotationRulesType). CloudFormation Rules have no arithmetic or pattern
+# functions, so the template cannot check a cron() hour plus the window: docs/deploy.md documents it
+# and this checks the default and the documented examples.
+def window_fits(expression: str, window: str) -> bool:
+    hours = int(window.rstrip("h")) if window else 0
+    cron = re.fullmatch(r"cron\(\s*\S+\s+(\d+)\s+.*\)", expression)
+    if cron:
+        return int(cron.group(1)) + hours <= 24
+    rate = re.fullmatch(r"rate\((\d+) (hour|hours|day|days)\)", expression)
+    assert rate, expression
+    return hours <= (int(rate.group(1)) if rate.group(2).startswith("hour") else 24)
+
+
+def test_the_default_rotation_window_fits_the_day(template: dict[str, Any]) -> None:
+    params = template["Parameters"]
+    assert window_fits(params["RotationScheduleExpression"]["Default"], params["RotationWindow"]["Default"])
+    assert window_fits("cron(0 1 ? * SUN *)", "4h")  # docs/deploy.md's example
+    assert window_fits("cron(0 21 * * ? *)", "3h")
+    assert not window_fits("cron(0 22 * * ? *)", "3h")  # reaches into the next UTC day: rejected
+    assert not window_fits("rate(4 hours)", "6h")  # reaches into the next window
 
 
 # ---- events and env files ----------------------------------------------------------------------------

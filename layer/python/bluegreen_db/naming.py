@@ -68,6 +68,12 @@ class ParameterNames:
     def flag(self) -> str:
         return f"{self.prefix}/blue-green-env"
 
+    @property
+    def layer_arn(self) -> str:
+        """Where the stack writes the latest ``bluegreen_db`` layer version ARN (template.yaml's
+        ConsumerLayerArnParameter): other stacks resolve it instead of importing an export."""
+        return f"{self.prefix}/bluegreen-db-layer-arn"
+
     def url(self, color: Color, role: Role) -> str:
         return f"{self.prefix}/{color}/{role}-db-url"
 
