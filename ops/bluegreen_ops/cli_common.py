@@ -297,6 +297,21 @@ class SecretMeta:
             return None  # none, or the local driver's placeholder: there are no logs to tail
         return self.rotation_lambda_arn.split(":function:", 1)[-1].split(":", 1)[0]
 
+    def logs_hint(self, since: str) -> str:
+        """How to read the rotation function's logs: the one place the CLI names them.
+
+        template.yaml's LoggingConfig writes to /aws/lambda/<stack>-rotation, not to
+        /aws/lambda/<function name>, so the command asks Lambda which log group the function uses.
+        """
+        fn = self.function_name
+        if fn is None:
+            return "the rotation function's logs"
+        group = (
+            f"aws lambda get-function-configuration --function-name {fn} "
+            "--query LoggingConfig.LogGroup --output text"
+        )
+        return f'`aws logs tail "$({group})" --since {since}` (template.yaml: /aws/lambda/<stack>-rotation)'
+
 
 def describe(env: Env) -> SecretMeta:
     try:

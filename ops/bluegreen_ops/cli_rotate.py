@@ -196,8 +196,7 @@ class RotationWatcher:
         return "waiting for setSecret/testSecret, then finishSecret"
 
     def _timeout_message(self, snap: Snapshot) -> str:
-        fn = self._meta.function_name if self._meta else None
-        logs = f"`aws logs tail /aws/lambda/{fn} --since 30m`" if fn else "the rotation function's logs"
+        logs = self._meta.logs_hint("30m") if self._meta else "the rotation function's logs"
         return (
             f"rotation {self.token} did not finish within {format_duration(self.timeout)}: "
             f"{self._where(snap)}. It may still be running, or have failed (Secrets Manager retries it "

@@ -179,11 +179,7 @@ def _check_pending(report: StatusReport, sid: str) -> None:
         return
     pending = report.stage(PENDING)
     what = f" for {pending.user} ({pending.color})" if pending and pending.secret else ""
-    logs = (
-        f"`aws logs tail /aws/lambda/{report.meta.function_name} --since 1h`"
-        if report.meta.function_name
-        else "the rotation function's logs"
-    )
+    logs = report.meta.logs_hint("1h")
     report.problems.append(
         Problem(
             "inconsistent",

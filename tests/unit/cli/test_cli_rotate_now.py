@@ -88,7 +88,10 @@ def test_times_out_with_where_it_stopped_and_where_to_look():
     assert result.seconds == 95
     assert "did not finish within 1m 35s" in result.message
     assert "waiting for setSecret/testSecret, then finishSecret" in result.message
-    assert "`aws logs tail /aws/lambda/bluegreen-rotation --since 30m`" in result.message
+    assert (
+        '`aws logs tail "$(aws lambda get-function-configuration --function-name bluegreen-rotation'
+        ' --query LoggingConfig.LogGroup --output text)" --since 30m`' in result.message
+    )
     still = [line for line in lines if "still waiting" in line]
     assert len(still) == 3  # every 30 seconds
     assert sum(clock.sleeps) == 95  # the last sleep stops at the deadline
