@@ -5,8 +5,9 @@ use this driver, which does what the service does:
 
 1. refuses to start while AWSPENDING sits on a version other than AWSCURRENT (a rotation is in
    progress). moto inverts this check: it refuses when AWSPENDING and AWSCURRENT share a version,
-   which is the normal state between rotations on AWS. The driver makes the right check itself and
-   clears AWSPENDING after a successful rotation, so moto's inverted check never fires;
+   which is the normal state between rotations on AWS. The driver makes the right check itself,
+   clears AWSPENDING after a successful rotation, and takes AWSPENDING off AWSCURRENT's version before
+   calling moto (on AWS, staging the new version moves the label anyway), so moto's check never fires;
 2. stages a placeholder AWSPENDING version with no value under a new ClientRequestToken and marks
    rotation enabled. moto has no API for a value-less version, but its ``RotateSecret`` creates one
    before it fails to find the rotation Lambda (which does not exist in moto): the driver uses that;
@@ -105,6 +106,7 @@ class RotationDriver:
             )
         if token in state.versions:
             return token  # resuming this rotation: the placeholder (or its value) is already there
+        self._unstage_pending_on_current(secret_id, state)
         try:
             self.client.rotate_secret(
                 SecretId=secret_id,
@@ -134,6 +136,7 @@ class RotationDriver:
                 f"rotation {state.unfinished_pending} of {secret_id} has not finished (it holds AWSPENDING)"
             )
         current = self.client.get_secret_value(SecretId=secret_id, VersionStage="AWSCURRENT")["SecretString"]
+        self._unstage_pending_on_current(secret_id, state)
         try:
             self.client.rotate_secret(
                 SecretId=secret_id,
@@ -195,6 +198,13 @@ class RotationDriver:
     def finish(self, secret_id: str, token: str) -> None:
         """What the service does after a successful finishSecret: AWSPENDING leaves the version."""
         self._remove_pending(secret_id, token)
+
+    def _unstage_pending_on_current(self, secret_id: str, state: SecretState) -> None:
+        """moto refuses RotateSecret while AWSPENDING shares AWSCURRENT's version (AWS allows it and
+        moves the label to the new version): take the label off first, as AWS's move would."""
+        for vid, stages in state.versions.items():
+            if "AWSPENDING" in stages and "AWSCURRENT" in stages:
+                self._remove_pending(secret_id, vid)
 
     def _remove_pending(self, secret_id: str, token: str) -> None:
         stages = self.client.describe_secret(SecretId=secret_id).get("VersionIdsToStages", {})
