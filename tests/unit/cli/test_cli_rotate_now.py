@@ -215,3 +215,11 @@ def test_rotate_now_without_a_rotation_function(world):
     result = invoke()
     assert result.exit_code == 1
     assert "has no rotation function" in result.stderr and "--local" in result.stderr
+
+
+def test_rotate_later_on_aws_asks_for_the_configuration_test_only(world):
+    world.timeline.insert(0, world.timeline[0] | {"stages": {OLD: ["AWSCURRENT"]}})
+    result = invoke("--rotate-later")
+    assert result.exit_code == 0, result.output
+    assert world.rotate_calls == [{"SecretId": ARN, "RotateImmediately": False}]
+    assert "configuration test of" in result.stdout and "nothing rotated" in result.stdout
