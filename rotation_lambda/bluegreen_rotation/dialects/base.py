@@ -159,7 +159,7 @@ class Dialect:
 
     def master_can_grant_role(self, master: AccountProfile, role: str) -> bool | None:
         """True/False when the master's own grants tell; None when they cannot."""
-        return master.roles.get(role)
+        return master.roles.get(role, False)
 
     def master_can_grant_proxy(self, master: AccountProfile, target: str) -> bool:
         return master.proxies.get(target, False) or any(
