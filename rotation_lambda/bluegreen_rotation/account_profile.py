@@ -98,7 +98,11 @@ class Priv:
 
 @dataclass(frozen=True)
 class ObjectGrant:
-    """Privileges on one object (``*.*``, ```db`.*``, ```db`.`t```, ``PROCEDURE `db`.`p```)."""
+    """Privileges on one object (``*.*``, ```db`.*``, ```db`.`t```, ``PROCEDURE `db`.`p```), with or
+    without grant option: one GRANT line as printed. Keyed by both, because MySQL 8 prints dynamic
+    global privileges with and without grant option on separate lines (the option is per privilege
+    there, per level for static privileges).
+    """
 
     on: str
     privileges: frozenset[Priv]
@@ -109,7 +113,7 @@ class ObjectGrant:
 class AccountProfile:
     """What a client can observe of one account. Absent means the engine's default."""
 
-    grants: dict[str, ObjectGrant] = field(default_factory=dict)  # by object
+    grants: dict[tuple[str, bool], ObjectGrant] = field(default_factory=dict)  # by (object, option)
     partial_revokes: dict[str, frozenset[Priv]] = field(default_factory=dict)  # MySQL 8 only
     roles: dict[str, bool] = field(default_factory=dict)  # role as printed -> WITH ADMIN OPTION
     default_roles: tuple[str, ...] = ()
@@ -120,12 +124,17 @@ class AccountProfile:
     policy: dict[str, str] = field(default_factory=dict)  # PASSWORD EXPIRE, ACCOUNT, FAILED_LOGIN_...
     expired: bool = False  # the password is expired now: state, not profile (a new password clears it)
 
+    def privileges_on(self, on: str) -> frozenset[Priv]:
+        """Every privilege held on one object, with or without grant option."""
+        return frozenset().union(*(g.privileges for (o, _), g in self.grants.items() if o == on))
+
     def properties(self) -> dict[str, str]:
         """Every property as comparable text, under the name a difference is reported by."""
         props: dict[str, str] = {}
-        for on, g in sorted(self.grants.items()):
-            privs = privileges_text(g.privileges) or "USAGE"
-            props[f"privileges on {on}"] = privs + (" WITH GRANT OPTION" if g.grant_option else "")
+        # Each property below is named so that a difference reads on its own in testSecret's error.
+        for (on, option), g in sorted(self.grants.items()):
+            name = f"privileges on {on}" + (" WITH GRANT OPTION" if option else "")
+            props[name] = privileges_text(g.privileges) or "USAGE"
         for on, revoked in sorted(self.partial_revokes.items()):
             props[f"partial revoke on {on}"] = privileges_text(revoked)
         for role, admin in sorted(self.roles.items()):
@@ -247,7 +256,8 @@ def parse_grant_line(line: str, profile: AccountProfile) -> None:
         if on < 0 or on > to:  # a role grant: GRANT `r1`[@`h`], `r2` TO ...
             admin = has_option(rest, "ADMIN")
             for part in split_top(tokens[1:to]):
-                profile.roles[text_of(line, part)] = admin
+                role = text_of(line, part)
+                profile.roles[role] = profile.roles.get(role, False) or admin
             return
         obj = text_of(line, tokens[on + 1 : to])
         grant_option = has_option(rest, "GRANT")
@@ -256,11 +266,10 @@ def parse_grant_line(line: str, profile: AccountProfile) -> None:
             profile.proxies[obj] = grant_option
             return
         if privs or grant_option:
-            prev = profile.grants.get(obj)
+            prev = profile.grants.get((obj, grant_option))
             if prev is not None:  # the same object on two lines: merge
                 privs = privs | prev.privileges
-                grant_option = grant_option or prev.grant_option
-            profile.grants[obj] = ObjectGrant(obj, privs, grant_option)
+            profile.grants[(obj, grant_option)] = ObjectGrant(obj, privs, grant_option)
         return
     if head.is_word("REVOKE"):
         on, frm = find_word(tokens, "ON", 1), find_word(tokens, "FROM", 1)
@@ -439,20 +448,19 @@ def plan(have: AccountProfile, want: AccountProfile, limit_names: Iterable[str])
     grant line that differs only in part ends exactly as the source's.
     """
     changes: list[Change] = []
-    for on, g in sorted(have.grants.items()):
-        w = want.grants.get(on)
+    for key, g in sorted(have.grants.items()):
+        w = want.grants.get(key)
         extra = g.privileges - (w.privileges if w else frozenset())
         if extra:
-            changes.append(Change("revoke", on, tuple(sorted(extra))))
-        if g.grant_option and not (w and w.grant_option):
-            changes.append(Change("revoke_grant_option", on))
-    for on, wanted in sorted(want.grants.items(), key=lambda kv: (kv[0] != "*.*", kv[0])):
-        had = have.grants.get(on)
+            changes.append(Change("revoke", g.on, tuple(sorted(extra))))
+        if g.grant_option and w is None:
+            changes.append(Change("revoke_grant_option", g.on))
+    for key, wanted in sorted(want.grants.items(), key=lambda kv: (kv[0][0] != "*.*", kv[0])):
+        had = have.grants.get(key)
         missing = wanted.privileges - (had.privileges if had else frozenset())
-        needs_option = wanted.grant_option and not (had and had.grant_option)
-        if missing or needs_option:
-            changes.append(Change("grant", on, tuple(sorted(missing)), option=wanted.grant_option))
-    global_privs = want.grants["*.*"].privileges if "*.*" in want.grants else frozenset()
+        if missing or (wanted.grant_option and had is None):
+            changes.append(Change("grant", wanted.on, tuple(sorted(missing)), option=wanted.grant_option))
+    global_privs = want.privileges_on("*.*")
     for on in sorted(have.partial_revokes.keys() | want.partial_revokes.keys()):
         h, w2 = have.partial_revokes.get(on, frozenset()), want.partial_revokes.get(on, frozenset())
         if w2 - h:
@@ -505,7 +513,7 @@ class ObjectRef:
 def referenced_objects(profile: AccountProfile) -> list[ObjectRef]:
     """Tables, columns and routines named by object-level grants (``*`` wildcards excluded)."""
     refs = []
-    for on, g in sorted(profile.grants.items()):
+    for (on, _), g in sorted(profile.grants.items()):
         tokens = tokenize(on)
         kind = "table"
         if tokens and tokens[0].is_word("PROCEDURE", "FUNCTION", "PACKAGE"):
@@ -524,7 +532,13 @@ def referenced_objects(profile: AccountProfile) -> list[ObjectRef]:
         for column, privs in sorted(by_column.items()):
             col = unquote(tokenize(column)[0])
             refs.append(ObjectRef("column", schema, name, col, grant=privileges_text(privs)))
-    return refs
+    return list(dict.fromkeys(refs))
+
+
+def as_set(text: str) -> str:
+    """A comma-separated list (``CURRENT_ROLE()`` on MySQL 8, in no fixed order) sorted."""
+    tokens = tokenize(text)
+    return ",".join(sorted(text_of(text, part) for part in split_top(tokens))) if tokens else text
 
 
 def normalize_session_grant(line: str, account: Account) -> str:

@@ -31,7 +31,15 @@ import pymysql.converters
 from pymysql.connections import Connection
 from pymysql.constants import ER
 
-from .account_profile import Account, AccountProfile, ObjectRef, ProfileError, plan, referenced_objects
+from .account_profile import (
+    Account,
+    AccountProfile,
+    ObjectRef,
+    ProfileError,
+    as_set,
+    plan,
+    referenced_objects,
+)
 from .account_profile import normalize_session_grant as _normalize_session_grant
 from .config import TlsMode
 from .dialects import Dialect, dialect_for
@@ -176,7 +184,7 @@ def session_facts(endpoint: Endpoint, user: str, password: str, database: str | 
             raise _database_error(exc, f"test query as {user!r} failed") from None
     who = _text(row[0]) if row else ""
     name, _, host = who.rpartition("@")
-    values = {k: _text(v) for k, v in zip(dialect.session_probe_names, row[1:], strict=False)}
+    values = {k: as_set(_text(v)) for k, v in zip(dialect.session_probe_names, row[1:], strict=False)}
     return SessionFacts(values, frozenset(_normalize_session_grant(g, Account(name, host)) for g in lines))
 
 

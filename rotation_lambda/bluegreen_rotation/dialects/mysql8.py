@@ -75,7 +75,7 @@ class MySQL8Dialect(Dialect):
         )
 
     def master_can_grant_role(self, master: AccountProfile, role: str) -> bool | None:
-        global_privs = master.grants["*.*"].privileges if "*.*" in master.grants else frozenset()
+        global_privs = master.privileges_on("*.*")
         admin = {Priv("ROLE_ADMIN"), Priv("SUPER"), Priv("ALL PRIVILEGES")}
         if admin & global_privs or master.roles.get(role):
             return True
