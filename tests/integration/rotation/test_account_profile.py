@@ -163,26 +163,34 @@ def test_a_default_role_removed_from_the_source_is_removed_from_the_partner(stac
 
 
 def test_limits_with_max_statement_time_are_copied_compared_and_resynced(stack):
-    user = stack.app.username
+    user, db = stack.app.username, stack.app.dbname
     stack.db.execute("GRANT PROCESS ON *.* TO %s@'%%'", (user,))  # a global privilege, as in the issue
+    stack.db.execute(f"CREATE PROCEDURE `{db}`.`touch`() SELECT 1")
+    stack.db.execute(f"GRANT EXECUTE ON PROCEDURE `{db}`.`touch` TO %s@'%%'", (user,))  # routine level
     stack.db.execute(
         "ALTER USER %s@'%%' WITH MAX_USER_CONNECTIONS 2 MAX_QUERIES_PER_HOUR 100 MAX_STATEMENT_TIME 1",
         (user,),
     )
+    call = f"CALL `{db}`.`touch`()"
     rotate(stack)
     green = f"{user}_green"
     assert create_user_text(stack, green) == create_user_text(stack, user)
     assert "MAX_STATEMENT_TIME 1.000000" in create_user_text(stack, green)
-    seen = assert_same_abilities(stack, probes(stack, "SHOW ENGINE INNODB STATUS"))
+    seen = assert_same_abilities(stack, probes(stack, "SHOW ENGINE INNODB STATUS", call))
     assert seen["SELECT @@max_statement_time"] == "ok [(1.0,)]"
-    # The source (now green, the current user) changes: a limit removed, another changed.
+    assert seen["SHOW ENGINE INNODB STATUS"] == "ok"
+    assert seen[call] == "ok [(1,)]"
+    # The source (now green, the current user) changes: a limit removed, another changed, privileges gone.
     stack.db.execute("ALTER USER %s@'%%' WITH MAX_USER_CONNECTIONS 0 MAX_STATEMENT_TIME 2", (green,))
     stack.db.execute("REVOKE PROCESS ON *.* FROM %s@'%%'", (green,))
+    stack.db.execute(f"REVOKE EXECUTE ON PROCEDURE `{db}`.`touch` FROM %s@'%%'", (green,))
     rotate(stack)
     assert create_user_text(stack, user) == create_user_text(stack, green)
     assert "MAX_USER_CONNECTIONS" not in create_user_text(stack, user)
-    seen = assert_same_abilities(stack, probes(stack, "SHOW ENGINE INNODB STATUS"))
+    seen = assert_same_abilities(stack, probes(stack, "SHOW ENGINE INNODB STATUS", call))
     assert seen["SELECT @@max_statement_time"] == "ok [(2.0,)]"
+    assert seen["SHOW ENGINE INNODB STATUS"] == "error 1227"
+    assert seen[call] == "error 1370"
 
 
 def test_password_expire_never_survives_the_global_lifetime(stack):
