@@ -320,3 +320,26 @@ def test_testsecret_names_a_difference_made_behind_its_back(stack):
     stack.db.execute(f"GRANT SELECT ON mysql.db TO `{green}`@'%'")
     with pytest.raises(DatabaseError, match=r"privileges on `mysql`.`db`.*session grant only"):
         driver.run_steps(stack.app.secret_arn, token, steps=("testSecret",))
+
+
+def test_the_services_configuration_test_only_logs_in_as_the_current_user(stack):
+    """RotateImmediately=false: AWSPENDING holds AWSCURRENT's user; testSecret logs in, nothing else
+    (not even as the master user, whose secret is made unusable here to prove it)."""
+    import json
+
+    rotate(stack)
+    current = secret_value(stack)
+    driver = RotationDriver(stack.secretsmanager, lambda_handler, max_attempts=1)
+    token = driver.start(stack.app.secret_arn)
+    stack.secretsmanager.put_secret_value(
+        SecretId=stack.app.secret_arn,
+        ClientRequestToken=token,
+        SecretString=json.dumps(current),
+        VersionStages=["AWSPENDING"],
+    )
+    stack.secretsmanager.put_secret_value(
+        SecretId=stack.app.master_arn, SecretString=json.dumps({"username": "admin", "password": "wrong"})
+    )
+    before = snapshot(stack)
+    driver.run_steps(stack.app.secret_arn, token, steps=("testSecret",))
+    assert snapshot(stack) == before
