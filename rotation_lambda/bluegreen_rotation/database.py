@@ -354,7 +354,8 @@ class Admin:
                     " WHERE ROUTINE_SCHEMA = %s AND ROUTINE_NAME = %s AND ROUTINE_TYPE = %s"
                 )
                 args += [i, ref.schema, ref.name, ref.kind.upper()]
-            parts.append(f"SELECT %s FROM DUAL WHERE NOT EXISTS ({check})")
+            # Only fixed SQL text is formatted in; every value is a bound parameter.
+            parts.append(f"SELECT %s FROM DUAL WHERE NOT EXISTS ({check})")  # nosec B608
         rows = self._rows(" UNION ALL ".join(parts), args)
         return [refs[int(r[0])] for r in rows]
 

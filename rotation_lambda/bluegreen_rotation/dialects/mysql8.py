@@ -44,7 +44,7 @@ class MySQL8Dialect(Dialect):
         "PASSWORD REUSE INTERVAL": "DEFAULT",
         "PASSWORD REQUIRE CURRENT": "DEFAULT",
         "FAILED_LOGIN_ATTEMPTS": "0",
-        "PASSWORD_LOCK_TIME": "0",
+        "PASSWORD_LOCK_TIME": "0",  # nosec B105: a policy value, not a password
     }
     password_plugins: ClassVar[tuple[str, ...]] = (
         "caching_sha2_password",
@@ -56,8 +56,8 @@ class MySQL8Dialect(Dialect):
 
     def accounts_query(self, users: Sequence[str]) -> Statement:
         marks = ", ".join(["%s"] * len(users))
-        return Statement(
-            f"SELECT User, Host, NULL, NULL FROM mysql.user WHERE User IN ({marks})"
+        return Statement(  # only placeholders are formatted in; the user names are bound
+            f"SELECT User, Host, NULL, NULL FROM mysql.user WHERE User IN ({marks})"  # nosec B608
             " UNION ALL SELECT USER, HOST, DEFAULT_ROLE_USER, DEFAULT_ROLE_HOST FROM mysql.default_roles"
             f" WHERE USER IN ({marks})",
             (*users, *users),
