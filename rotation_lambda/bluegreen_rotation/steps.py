@@ -142,7 +142,7 @@ def test_secret(rot: RotationContext) -> None:
     differences += current_session.differences(pending_session, **names)
     if differences:
         raise DatabaseError(
-            f"{pending.username!r} is not indistinguishable from {current.username!r}: "
+            f"{pending.username!r} differs from {current.username!r}, whose place it takes at the flip: "
             + "; ".join(differences)
         )
     logger.info(
