@@ -15,15 +15,29 @@ class Counters:
         self.aws: Counter[str] = Counter()
         self.db_connections = 0
         self.db_commands = 0
+        self.step = ""  # the rotation step running now (see mark_step), to count per step
+        self.connections_by_step: Counter[str] = Counter()
+        self.commands_by_step: Counter[str] = Counter()
 
     def reset(self) -> None:
         self.aws.clear()
         self.db_connections = 0
         self.db_commands = 0
+        self.connections_by_step.clear()
+        self.commands_by_step.clear()
 
     @property
     def aws_total(self) -> int:
         return sum(self.aws.values())
+
+
+_active: list[Counters] = []
+
+
+def mark_step(step: str) -> None:
+    """Attributes the database work that follows to ``step`` (called by a handler wrapper)."""
+    for counters in _active:
+        counters.step = step
 
 
 @contextmanager
@@ -41,17 +55,21 @@ def counting(clients: list[Any]) -> Iterator[Counters]:
 
     def connect(self: Any, *args: Any, **kwargs: Any) -> Any:
         counters.db_connections += 1
+        counters.connections_by_step[counters.step] += 1
         return real_connect(self, *args, **kwargs)
 
     def command(self: Any, *args: Any, **kwargs: Any) -> Any:
         counters.db_commands += 1
+        counters.commands_by_step[counters.step] += 1
         return real_command(self, *args, **kwargs)
 
     pymysql.connections.Connection.connect = connect  # type: ignore[method-assign]
     pymysql.connections.Connection._execute_command = command  # type: ignore[method-assign]
+    _active.append(counters)
     try:
         yield counters
     finally:
+        _active.remove(counters)
         pymysql.connections.Connection.connect = real_connect  # type: ignore[method-assign]
         pymysql.connections.Connection._execute_command = real_command  # type: ignore[method-assign]
         for client in clients:

@@ -23,7 +23,7 @@ from typing import Any
 import boto3
 
 from bench import baseline_multiuser
-from bench.instrument import counting
+from bench.instrument import counting, mark_step
 from bluegreen_ops.driver import STEPS, RotationDriver
 from bluegreen_ops.function import rotation_handler
 from bluegreen_ops.localstack import (
@@ -46,6 +46,8 @@ def run_rotations(driver: RotationDriver, arn: str, n: int, clients: list[Any]) 
     totals: list[float] = []
     per_step: dict[str, list[float]] = {s: [] for s in STEPS}
     aws, conns, commands = [], [], []
+    step_commands: dict[str, list[int]] = {s: [] for s in STEPS}
+    step_connections: dict[str, list[int]] = {s: [] for s in STEPS}
     by_api: dict[str, int] = {}
     for i in range(n):
         driver.history.clear()
@@ -59,6 +61,9 @@ def run_rotations(driver: RotationDriver, arn: str, n: int, clients: list[Any]) 
         aws.append(counters.aws_total)
         conns.append(counters.db_connections)
         commands.append(counters.db_commands)
+        for s in STEPS:
+            step_commands[s].append(counters.commands_by_step[s])
+            step_connections[s].append(counters.connections_by_step[s])
         if i == n - 1:
             by_api = dict(sorted(counters.aws.items()))
         if (i + 1) % 10 == 0:
@@ -71,7 +76,22 @@ def run_rotations(driver: RotationDriver, arn: str, n: int, clients: list[Any]) 
         "connections": conns,
         "commands": commands,
         "by_api": by_api,
+        "step_commands": step_commands,
+        "step_connections": step_connections,
     }
+
+
+def stepwise(handler: Any) -> Any:
+    """The handler, telling the counters which step its database work belongs to."""
+
+    def wrapped(event: dict[str, Any], context: Any) -> Any:
+        mark_step(event["Step"])
+        try:
+            return handler(event, context)
+        finally:
+            mark_step("")
+
+    return wrapped
 
 
 def import_time(statement: str, repeats: int, **extra_env: str) -> float:
@@ -120,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
             base_app = seed_application(
                 db, driver_client, name="bench/base", username="base", dbname="basedb"
             )
-            ours_driver = RotationDriver(driver_client, rotation_handler(), max_attempts=1)
+            ours_driver = RotationDriver(driver_client, stepwise(rotation_handler()), max_attempts=1)
             base_sm = baseline_multiuser.client()
             base_driver = RotationDriver(
                 driver_client, baseline_multiuser.make_handler(base_sm), max_attempts=1
@@ -139,8 +159,8 @@ def main(argv: list[str] | None = None) -> int:
                 ):
                     part = run_rotations(drv, arn, n, clients)
                     for key, value in part.items():
-                        if key == "steps":
-                            steps = result.setdefault("steps", {s: [] for s in STEPS})
+                        if key in ("steps", "step_commands", "step_connections"):
+                            steps = result.setdefault(key, {s: [] for s in STEPS})
                             for s in STEPS:
                                 steps[s].extend(value[s])
                         elif key == "by_api":
@@ -188,6 +208,11 @@ def main(argv: list[str] | None = None) -> int:
         f"{'DB commands (round trips)':<28}{statistics.median(ours['commands']):>14.0f}{statistics.median(base['commands']):>12.0f}"
     )
     print(f"{'AWS API calls, every step cold':<28}{statistics.median(cold['aws']):>14.0f}{'-':>12}")
+    print()
+    print(f"{'per step (this project)':<28}{'DB connections':>16}{'DB commands':>13}")
+    for step in STEPS:
+        c, k = ours["step_connections"][step], ours["step_commands"][step]
+        print(f"{step:<28}{statistics.median(c):>16.0f}{statistics.median(k):>13.0f}")
     print()
     print("AWS calls of one rotation (this project, warm execution environment):")
     for api, count in ours["by_api"].items():

@@ -305,6 +305,7 @@ def _check_database(report: StatusReport, env: Env, current: DbSecret, previous:
                 for color in COLORS:
                     user = current.username_of(color)
                     report.sessions[user] = admin.count_sessions(user)
+                _check_reproducible(report, admin, current)
         except DatabaseError as exc:
             if exc.code == database.ACCESS_DENIED:
                 report.problems.append(
@@ -361,6 +362,16 @@ def _check_database(report: StatusReport, env: Env, current: DbSecret, previous:
             report.notes.append(
                 f"rollback is unavailable: AWSPREVIOUS no longer logs in as {secret.username!r}"
             )
+
+
+def _check_reproducible(report: StatusReport, admin: Admin, current: DbSecret) -> None:
+    """What setSecret would refuse to copy from AWSCURRENT's user to its partner (issue 10)."""
+    state = admin.account_states(current.username)[current.username]
+    for problem in admin.unreproducible(state) if state is not None else []:
+        message, _, fix = problem.partition("; fix: ")
+        report.problems.append(
+            Problem("inconsistent", f"the next setSecret will refuse: {message}", fix or "see the message")
+        )
 
 
 def _unreachable(exc: DatabaseError) -> Problem:

@@ -1,18 +1,17 @@
 """All SQL of the project, behind a few verbs (in the manner of Vault's database plugins).
 
-Verbs: ``can_login`` and ``test_login`` for any user; on a master connection (:class:`Admin`):
-``user_hosts``, ``create_user``, ``sync_privileges``, ``update_password``, ``count_sessions``,
-``grants`` and ``rotation_lock``.
+Verbs: ``can_login``, ``test_login`` and ``session_facts`` for any user; on a master connection
+(:class:`Admin`): ``account_states`` (accounts and their profiles), ``unreproducible``,
+``create_user``, ``clone_profile``, ``set_password``, ``count_sessions`` and ``rotation_lock``.
 
-The same statements are right on Aurora MySQL 3 (MySQL 8.0) and MariaDB 10.11:
-- every value (user, host, password, lock name) is a bound parameter; user and host are string
-  literals in ``CREATE USER``/``ALTER USER``, so they bind like any value;
-- privileges are cloned by replaying the server's own ``SHOW GRANTS`` text for the source user
-  with only the grantee replaced (so escaped wildcards such as ``my\\_db`` stay exactly as they
-  were), after stripping MariaDB's ``IDENTIFIED BY PASSWORD '<hash>'`` clause: no hash is copied;
-- TLS requirements (``REQUIRE SSL/X509/...``) come from ``mysql.user`` columns both servers share;
-- ``ALTER USER ... IDENTIFIED BY %s`` sets a password on both (no ``SET PASSWORD`` dialects, no
-  ``RETAIN CURRENT PASSWORD``, which MariaDB lacks).
+Where MariaDB and MySQL 8 / Aurora MySQL 3 differ, the statements come from the server's dialect
+(:mod:`.dialects`, chosen from the greeting's version string); the account profile they read and
+write is :mod:`.account_profile`. Everywhere:
+- every value (user, host, password, lock name, TLS values, limits) is a bound parameter; user and
+  host are string literals in ``CREATE USER``/``ALTER USER``/``GRANT``, so they bind like any value;
+- privileges are cloned from the server's own ``SHOW GRANTS`` text, tokenized so quoted names (and
+  escaped wildcards such as ``my\\_db``) stay exactly as printed; no password hash is ever copied;
+- the password is set with the source's authentication plugin, after everything else.
 """
 
 from __future__ import annotations
@@ -32,8 +31,22 @@ import pymysql.converters
 from pymysql.connections import Connection
 from pymysql.constants import ER
 
+from .account_profile import (
+    Account,
+    AccountProfile,
+    ObjectRef,
+    ProfileError,
+    as_set,
+    plan,
+    referenced_objects,
+)
+from .account_profile import normalize_session_grant as _normalize_session_grant
 from .config import TlsMode
+from .dialects import Dialect, dialect_for
+from .dialects.mysql8 import role_name
 from .errors import DatabaseError
+
+__all__ = ["Account", "AccountState", "Admin", "Endpoint", "SessionFacts"]
 
 ACCESS_DENIED = ER.ACCESS_DENIED_ERROR  # 1045
 _GRANTEE = "{grantee}"
@@ -55,28 +68,29 @@ class Endpoint:
 
 
 @dataclass(frozen=True)
-class Account:
-    """A MySQL account: user name and host part (``'app'@'%'``)."""
+class AccountState:
+    """An existing account and its profile, as read from the server."""
 
-    user: str
-    host: str
-
-    def __str__(self) -> str:
-        return f"'{self.user}'@'{self.host}'"
+    account: Account
+    profile: AccountProfile
 
 
 @dataclass(frozen=True)
-class TlsRequirement:
-    ssl_type: str
-    cipher: str
-    issuer: str
-    subject: str
+class SessionFacts:
+    """What a session of a user reports about itself: what a client notices after a flip."""
 
+    values: dict[str, str]  # the dialect's probe: active role(s), engine extras
+    grants: frozenset[str]  # SHOW GRANTS without FOR, own account name replaced
 
-@dataclass(frozen=True)
-class PrivilegeSync:
-    granted: tuple[str, ...]
-    revoked: tuple[str, ...]
+    def differences(self, other: SessionFacts, *, mine: str, theirs: str) -> list[str]:
+        out = [
+            f"session {name}: {mine} {value}, {theirs} {other.values.get(name)}"
+            for name, value in sorted(self.values.items())
+            if other.values.get(name) != value
+        ]
+        out += [f"session grant only {mine} has: {g}" for g in sorted(self.grants - other.grants)]
+        out += [f"session grant only {theirs} has: {g}" for g in sorted(other.grants - self.grants)]
+        return out
 
 
 @functools.lru_cache(maxsize=8)
@@ -156,6 +170,45 @@ def test_login(endpoint: Endpoint, user: str, password: str, database: str | Non
             raise _database_error(exc, f"test query as {user!r} failed") from None
 
 
+def session_facts(endpoint: Endpoint, user: str, password: str, database: str | None) -> SessionFacts:
+    """Logs in as a client would and asks the session what it is: its active roles, engine extras
+    (MariaDB's per-user max_statement_time) and effective grants (``SHOW GRANTS`` without FOR)."""
+    with contextlib.closing(connect(endpoint, user, password, database)) as conn, conn.cursor() as cur:
+        dialect = _dialect_of(conn)
+        try:
+            cur.execute(dialect.session_probe)
+            row = cur.fetchone() or ()
+            cur.execute("SHOW GRANTS")
+            lines = [_text(r[0]) for r in cur.fetchall()]
+        except pymysql.err.MySQLError as exc:
+            raise _database_error(exc, f"test query as {user!r} failed") from None
+    who = _text(row[0]) if row else ""
+    name, _, host = who.rpartition("@")
+    values = {k: as_set(_text(v)) for k, v in zip(dialect.session_probe_names, row[1:], strict=False)}
+    return SessionFacts(values, frozenset(_normalize_session_grant(g, Account(name, host)) for g in lines))
+
+
+def _dialect_of(conn: Connection[Any]) -> Dialect:
+    version = getattr(conn, "server_version", "")  # set from the greeting; not in pymysql's stubs
+    try:
+        return dialect_for(version.decode() if isinstance(version, bytes) else str(version))
+    except ValueError as exc:
+        raise DatabaseError(str(exc)) from None
+
+
+def _missing_object_problem(ref: ObjectRef, account: Account) -> str:
+    if ref.kind == "column":
+        obj = f"`{ref.schema}`.`{ref.name}`"
+        what = f"column {ref.column!r} of {obj} no longer exists"
+    elif ref.kind == "table":
+        obj = f"`{ref.schema}`.`{ref.name}`"
+        what = "the table no longer exists"
+    else:
+        obj = f"{ref.kind.upper()} `{ref.schema}`.`{ref.name}`"
+        what = f"the {ref.kind} no longer exists"
+    return f"GRANT {ref.grant} ON {obj} TO {account}: {what}; fix: REVOKE {ref.grant} ON {obj} FROM {account}"
+
+
 class Admin:
     """A master-user connection and the administrative verbs of a rotation."""
 
@@ -205,83 +258,133 @@ class Admin:
             sensitive=True,
         )
 
-    def update_password(self, account: Account, password: str) -> None:
-        self._execute(
-            "ALTER USER %s@%s IDENTIFIED BY %s", (account.user, account.host, password), sensitive=True
-        )
-
     def count_sessions(self, user: str) -> int:
         rows = self._rows("SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE USER = %s", (user,))
         return int(rows[0][0])
 
-    def tls_requirement(self, account: Account) -> TlsRequirement:
-        rows = self._rows(
-            "SELECT ssl_type, ssl_cipher, x509_issuer, x509_subject FROM mysql.user"
-            " WHERE User = %s AND Host = %s",
-            (account.user, account.host),
-        )
-        if not rows:
-            raise DatabaseError(f"account {account} does not exist")
-        return TlsRequirement(*(_text(v) for v in rows[0]))
+    @functools.cached_property
+    def dialect(self) -> Dialect:
+        """The engine's dialect, from the version string of the server's greeting (no round trip)."""
+        return _dialect_of(self._conn)
 
-    def set_tls_requirement(self, account: Account, req: TlsRequirement) -> None:
-        base = "ALTER USER %s@%s REQUIRE "
-        args: list[str] = [account.user, account.host]
-        if req.ssl_type == "ANY":
-            self._execute(base + "SSL", args)
-        elif req.ssl_type == "X509":
-            self._execute(base + "X509", args)
-        elif req.ssl_type == "SPECIFIED":
-            parts = []
-            for clause, value in (("ISSUER", req.issuer), ("SUBJECT", req.subject), ("CIPHER", req.cipher)):
-                if value:
-                    parts.append(f"{clause} %s")
-                    args.append(value)
-            self._execute(base + " AND ".join(parts), args)
-        else:
-            self._execute(base + "NONE", args)
+    def account_states(self, *users: str) -> dict[str, AccountState | None]:
+        """Each user's single account and profile: one query for the accounts (and, on MySQL 8,
+        their default roles), then ``SHOW GRANTS`` and ``SHOW CREATE USER`` per existing account."""
+        query = self.dialect.accounts_query(users)
+        hosts: dict[str, list[str]] = {u: [] for u in users}
+        default_roles: dict[str, list[str]] = {u: [] for u in users}
+        for user, host, role_user, role_host in self._rows(query.sql, query.args):
+            name = _text(user)
+            if role_user is None:
+                hosts.setdefault(name, []).append(_text(host))
+            else:
+                default_roles.setdefault(name, []).append(role_name(_text(role_user), _text(role_host)))
+        states: dict[str, AccountState | None] = {}
+        for user in users:
+            found = sorted(hosts.get(user, []))
+            if len(found) > 1:
+                raise DatabaseError(
+                    f"user {user!r} exists with several host parts ({', '.join(found)}); "
+                    "keep exactly one so the partner user can mirror it"
+                )
+            if not found:
+                states[user] = None
+                continue
+            account = Account(user, found[0])
+            states[user] = AccountState(account, self.profile(account, default_roles.get(user, [])))
+        return states
 
-    def grants(self, account: Account) -> list[str]:
-        """The account's grants as server text with the grantee replaced by a placeholder.
+    def profile(self, account: Account, default_roles: list[str] | None = None) -> AccountProfile:
+        """The account's profile from the server's own text: ``SHOW GRANTS`` and ``SHOW CREATE USER``."""
+        who = (account.user, account.host)
+        grant_lines = [_text(r[0]) for r in self._rows("SHOW GRANTS FOR %s@%s", who)]
+        create_lines = [_text(r[0]) for r in self._rows("SHOW CREATE USER %s@%s", who)]
+        try:
+            return self.dialect.parse(grant_lines, create_lines, default_roles or ())
+        except ProfileError as exc:
+            raise DatabaseError(f"cannot read the profile of {account}: {exc}") from None
 
-        Password hashes, TLS requirements and resource limits are cut from the text (the first is
-        never copied; the others are compared through ``mysql.user``).
+    def unreproducible(self, source: AccountState) -> list[str]:
+        """What of the source's profile this master user cannot give the partner, each with its fix.
+
+        Read-only (so ``bluegreen status`` can ask too): the authentication plugin, tables, columns
+        and routines that grants name but that no longer exist (the GRANT would fail with 1146/1054),
+        roles the master cannot grant, PROXY grants it lacks. At most two queries, only when the
+        profile has such grants.
         """
-        rows = self._rows("SHOW GRANTS FOR %s@%s", (account.user, account.host))
-        return sorted(normalize_grant(str(row[0]), account) for row in rows)
+        account, profile = source.account, source.profile
+        problems = self.dialect.plugin_problems(profile, account)
+        refs = referenced_objects(profile)
+        if refs:
+            problems += [_missing_object_problem(ref, account) for ref in self._missing_objects(refs)]
+        if profile.roles or profile.proxies:
+            mine = self.dialect.parse([_text(r[0]) for r in self._rows("SHOW GRANTS")], [])
+            for role in sorted(profile.roles):
+                if self.dialect.master_can_grant_role(mine, role) is False:
+                    problems.append(
+                        f"GRANT {role} TO {account}: the master user does not hold {role} WITH ADMIN "
+                        f"OPTION; fix: grant it that (GRANT {role} TO <master> WITH ADMIN OPTION), or "
+                        f"REVOKE {role} FROM {account}"
+                    )
+            for target in sorted(profile.proxies):
+                if not self.dialect.master_can_grant_proxy(mine, target):
+                    problems.append(
+                        f"GRANT PROXY ON {target} TO {account}: the master user lacks PROXY ON {target} "
+                        f"WITH GRANT OPTION; fix: GRANT PROXY ON {target} TO <master> WITH GRANT OPTION "
+                        f"(as a user holding it), or REVOKE PROXY ON {target} FROM {account}"
+                    )
+        return problems
 
-    def sync_privileges(self, source: Account, target: Account) -> PrivilegeSync:
-        """Makes ``target``'s privileges and TLS requirement exactly ``source``'s.
+    def _missing_objects(self, refs: list[ObjectRef]) -> list[ObjectRef]:
+        """The referenced objects that do not exist, in one query (a UNION of existence checks)."""
+        parts, args = [], []
+        for i, ref in enumerate(refs):
+            if ref.kind == "table":
+                check = "SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s"
+                args += [i, ref.schema, ref.name]
+            elif ref.kind == "column":
+                check = (
+                    "SELECT 1 FROM information_schema.COLUMNS"
+                    " WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s AND COLUMN_NAME = %s"
+                )
+                args += [i, ref.schema, ref.name, ref.column]
+            else:
+                check = (
+                    "SELECT 1 FROM information_schema.ROUTINES"
+                    " WHERE ROUTINE_SCHEMA = %s AND ROUTINE_NAME = %s AND ROUTINE_TYPE = %s"
+                )
+                args += [i, ref.schema, ref.name, ref.kind.upper()]
+            # Only fixed SQL text is formatted in; every value is a bound parameter.
+            parts.append(f"SELECT %s FROM DUAL WHERE NOT EXISTS ({check})")  # nosec B608
+        rows = self._rows(" UNION ALL ".join(parts), args)
+        return [refs[int(r[0])] for r in rows]
 
-        Extra grants are revoked first and missing ones granted after, so a grant line that differs
-        only in part (``SELECT`` vs ``SELECT, INSERT`` on one object) ends exactly as the source's.
+    def clone_profile(self, source: AccountState, target: AccountState) -> list[str]:
+        """Makes ``target``'s profile the source's, all but the plugin (the password sets it, last).
+
+        Returns the kinds of change made. A statement the server refuses fails with the statement
+        (which carries no secret) named; revoking a grant the server says does not exist is done.
         """
-        wanted = set(self.grants(source))
-        have = set(self.grants(target))
-        quoted = f"{self._conn.escape(target.user)}@{self._conn.escape(target.host)}"
-        revoked = sorted(have - wanted)
-        granted = sorted(wanted - have)
-        for line in revoked:
-            for statement in revoke_statements(line):
-                self._execute(statement.replace(_GRANTEE, quoted))
-        for line in granted:
-            if not is_usage(line):
-                self._execute(line.replace(_GRANTEE, quoted))
-        req = self.tls_requirement(source)
-        if self.tls_requirement(target) != req:
-            self.set_tls_requirement(target, req)
-        return PrivilegeSync(granted=tuple(granted), revoked=tuple(revoked))
+        changes = plan(target.profile, source.profile, self.dialect.limit_names)
+        for change in changes:
+            statement = self.dialect.render(change, target.account)
+            try:
+                with self._conn.cursor() as cur:
+                    cur.execute(statement.sql, statement.args)
+            except pymysql.err.MySQLError as exc:
+                code = exc.args[0] if exc.args else None
+                gone = (ER.NONEXISTING_GRANT, ER.NONEXISTING_TABLE_GRANT)
+                if change.kind.startswith("revoke") and code in gone:
+                    continue
+                shown = statement.sql % tuple(self._conn.escape(a) for a in statement.args)
+                context = f"cannot give {target.account} what {source.account} has: {shown}"
+                raise _database_error(exc, context) from None
+        return [c.kind for c in changes]
 
-    def privilege_difference(self, source: Account, target: Account) -> tuple[list[str], list[str]]:
-        """(missing, extra) grant lines of ``target`` against ``source``, TLS requirement included."""
-        wanted = set(self.grants(source))
-        have = set(self.grants(target))
-        missing, extra = sorted(wanted - have), sorted(have - wanted)
-        src_req, dst_req = self.tls_requirement(source), self.tls_requirement(target)
-        if src_req != dst_req:
-            missing.append(f"REQUIRE {src_req.ssl_type or 'NONE'}")
-            extra.append(f"REQUIRE {dst_req.ssl_type or 'NONE'}")
-        return missing, extra
+    def set_password(self, account: Account, plugin: str, password: str) -> None:
+        """Sets the password with ``plugin`` (the source's): the partner authenticates like it."""
+        statement = self.dialect.password_statement(account, plugin, password)
+        self._execute(statement.sql, statement.args, sensitive=True)
 
     @contextlib.contextmanager
     def rotation_lock(self, key: str) -> Iterator[bool]:

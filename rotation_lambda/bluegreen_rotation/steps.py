@@ -1,8 +1,9 @@
 """The four steps of the Secrets Manager rotation protocol, top to bottom.
 
 createSecret  stage the other color's user with a fresh password as AWSPENDING (a retry reuses it)
-setSecret     as the master user: create that user like the current one and set the password
-testSecret    log in as it and check its privileges equal the current user's
+setSecret     as the master user: make that user's account profile the current one's, then set
+              the password (with the current user's authentication plugin)
+testSecret    log in as it and as the current user: accounts and sessions must be indistinguishable
 finishSecret  mirror its URLs, then the flag, then move AWSCURRENT to it
 
 Each step is idempotent: Secrets Manager retries whole rotations, and any step may run twice or
@@ -11,11 +12,11 @@ stop half way.
 
 from __future__ import annotations
 
-from bluegreen_db.naming import ROLES, other_color
+from bluegreen_db.naming import ROLES
 
 from . import database, guards
 from .context import RotationContext
-from .database import Account, Admin
+from .database import Account, AccountState, Admin
 from .errors import DatabaseError, InvalidInputError, RotationRefusedError
 from .guards import GuardInput
 from .mirror import MirrorState
@@ -76,66 +77,88 @@ def set_secret(rot: RotationContext) -> None:
                     extra={"user": pending.username, "sessions": sessions},
                 )
                 metrics.add_metric(name="ActiveSessionsWarning", unit="Count", value=1)
-            target = _partner_like_current(admin, current.username, pending.username)
+            target, plugin = _partner_like_current(admin, current.username, pending.username)
             # Last: a login with the pending password now proves everything above was done.
-            admin.update_password(target, pending.password)
+            admin.set_password(target, plugin, pending.password)
     logger.info("set the pending password", extra={"user": pending.username, "color": pending.color})
 
 
-def _partner_like_current(admin: Admin, current_user: str, partner_user: str) -> Account:
-    """Creates the partner user when missing, with the current user's host part, and makes its
-    privileges and TLS requirement exactly the current user's (every rotation re-syncs them)."""
-    source = admin.account_of(current_user)
+def _partner_like_current(admin: Admin, current_user: str, partner_user: str) -> tuple[Account, str]:
+    """Makes the partner user's account profile exactly the current user's, both ways, every rotation.
+
+    Creates the partner when missing (with the current user's host part), then syncs privileges,
+    roles, default roles (set for the partner, never replayed against the source), partial revokes,
+    PROXY grants, TLS requirement, limits and password policy. What the master user cannot reproduce
+    is refused first, changing nothing. Returns the partner and the authentication plugin its
+    password must be set with (the current user's).
+    """
+    states = admin.account_states(current_user, partner_user)
+    source, partner = states[current_user], states[partner_user]
     if source is None:
         raise DatabaseError(f"the current user {current_user!r} does not exist in the database")
-    target = Account(partner_user, source.host)
-    existing = admin.account_of(partner_user)
-    if existing is None:
-        admin.create_user(target)
-        logger.info("created the partner user", extra={"user": partner_user, "host": source.host})
-    elif existing.host != source.host:
+    if partner is not None and partner.account.host != source.account.host:
         raise DatabaseError(
-            f"user {partner_user!r} exists with host {existing.host!r} but {current_user!r} "
-            f"has {source.host!r}; drop or rename one so they match"
+            f"user {partner_user!r} exists with host {partner.account.host!r} but {current_user!r} "
+            f"has {source.account.host!r}; drop or rename one so they match"
         )
-    sync = admin.sync_privileges(source, target)
-    if sync.granted or sync.revoked:
-        logger.info(
-            "re-synced privileges", extra={"granted": len(sync.granted), "revoked": len(sync.revoked)}
+    problems = admin.unreproducible(source)
+    if problems:
+        raise DatabaseError(
+            f"the master user cannot give {partner_user!r} everything {current_user!r} has; nothing "
+            "was changed: " + "; ".join(problems)
         )
-    return target
+    target = Account(partner_user, source.account.host)
+    if partner is None:
+        admin.create_user(target)
+        logger.info("created the partner user", extra={"user": partner_user, "host": target.host})
+        partner = AccountState(target, admin.profile(target))
+    changes = admin.clone_profile(source, partner)
+    if changes:
+        logger.info("re-synced the partner's account profile", extra={"changes": changes})
+    return target, admin.dialect.plugin_of(source.profile)
 
 
 def test_secret(rot: RotationContext) -> None:
-    pending = rot.pending()
+    pending, current = rot.pending(), rot.current()
     rot.require_time("log in as the pending user")
-    hosts = dict.fromkeys(pending.host_for(role) for role in ROLES)
-    for host in hosts:
-        database.test_login(
-            rot.endpoint(host, pending.port), pending.username, pending.password, pending.dbname
-        )
-    if pending.username == rot.current().username:
+    if pending.username == current.username:
         # RotateSecret with RotateImmediately=false: AWSPENDING is a copy of AWSCURRENT and only this
-        # step runs (docs/conformance.md). Its logins above were the test; change nothing.
+        # step runs (docs/conformance.md). Logging in is the whole test; change nothing.
+        _log_in_everywhere(rot, pending)
         logger.info(
             "configuration test: AWSCURRENT's user logs in; nothing changed", extra={"user": pending.username}
         )
         return
+    writer = rot.endpoint(pending.host, pending.port)
+    _log_in_everywhere(rot, pending, skip=pending.host)
+    pending_session = database.session_facts(writer, pending.username, pending.password, pending.dbname)
+    current_session = database.session_facts(writer, current.username, current.password, current.dbname)
     master = rot.master(pending)
-    source_user = pending.username_of(other_color(pending.color))
     with Admin.open(rot.endpoint(master.host, master.port), master.username, master.password) as admin:
-        source, target = admin.account_of(source_user), admin.account_of(pending.username)
-        if source is None or target is None:
-            raise DatabaseError(f"user {source_user!r} or {pending.username!r} is missing")
-        missing, extra = admin.privilege_difference(source, target)
-    if missing or extra:
+        states = admin.account_states(current.username, pending.username)
+    source, target = states[current.username], states[pending.username]
+    if source is None or target is None:
+        raise DatabaseError(f"user {current.username!r} or {pending.username!r} is missing")
+    names = {"mine": repr(current.username), "theirs": repr(pending.username)}
+    differences = source.profile.differences(target.profile, **names)
+    differences += current_session.differences(pending_session, **names)
+    if differences:
         raise DatabaseError(
-            f"privileges of {pending.username!r} differ from {source_user!r}: "
-            f"missing {missing or 'none'}, extra {extra or 'none'}"
+            f"{pending.username!r} differs from {current.username!r}, whose place it takes at the flip: "
+            + "; ".join(differences)
         )
     logger.info(
-        "the pending user logs in with the privileges of the current user", extra={"user": pending.username}
+        "the pending user's account and session equal the current user's", extra={"user": pending.username}
     )
+
+
+def _log_in_everywhere(rot: RotationContext, secret: DbSecret, skip: str | None = None) -> None:
+    """Logs in on the writer and reader endpoints (once per distinct host) and runs a query."""
+    for host in dict.fromkeys(secret.host_for(role) for role in ROLES):
+        if host != skip:
+            database.test_login(
+                rot.endpoint(host, secret.port), secret.username, secret.password, secret.dbname
+            )
 
 
 def finish_secret(rot: RotationContext) -> None:

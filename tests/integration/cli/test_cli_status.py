@@ -173,3 +173,17 @@ def test_status_recognises_a_finishsecret_that_stopped_after_the_flag(cli, stack
 
     cli("rotate-now", "--local", "--token", token)
     assert cli.json("status")["consistent"] is True
+
+
+def test_status_reports_a_grant_the_next_rotation_cannot_copy(cli, stack):
+    cli("adopt")
+    db = stack.app.dbname
+    stack.db.execute(f"CREATE TABLE `{db}`.`old` (a INT)")
+    stack.db.execute(f"GRANT SELECT ON `{db}`.`old` TO %s@'%%'", (stack.app.username,))
+    stack.db.execute(f"DROP TABLE `{db}`.`old`")
+    report = cli.json("status", expect=3)  # inconsistent
+    assert report["consistent"] is False
+    problem = next(p for p in report["problems"] if "next setSecret will refuse" in p["message"])
+    assert f"GRANT SELECT ON `{db}`.`old` TO '{stack.app.username}'@'%'" in problem["message"]
+    assert "the table no longer exists" in problem["message"]
+    assert problem["fix"] == f"REVOKE SELECT ON `{db}`.`old` FROM '{stack.app.username}'@'%'"
