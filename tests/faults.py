@@ -36,6 +36,7 @@ Fault modes:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import threading
@@ -458,7 +459,7 @@ def rotation_state(stack: Any, token: str, previous: str) -> tuple[dict[str, Any
     logs in as that color's user; AWSPREVIOUS's user logs in with its password; the two users have
     the same host part, TLS requirement and grants. Problems never quote a credential.
     """
-    from bluegreen_rotation.database import Account, normalize_grant
+    from bluegreen_rotation.database import Admin
     from bluegreen_rotation.secret import DbSecret
 
     problems: list[str] = []
@@ -531,16 +532,17 @@ def rotation_state(stack: Any, token: str, previous: str) -> tuple[dict[str, Any
             "SELECT User, Host, ssl_type FROM mysql.user WHERE User IN (%s, %s)", (blue, green)
         )
     }
-    grants: dict[str, list[str]] = {}
-    for user, (host, _ssl) in accounts.items():
-        rows = stack.db.execute("SHOW GRANTS FOR %s@%s", (user, host))
-        grants[user] = sorted(
-            normalize_grant(str(r[0]), Account(user, host)).replace(stack.app.dbname, "{db}") for r in rows
-        )
+    with contextlib.closing(stack.db.root()) as conn:
+        states = Admin(conn).account_states(*accounts)
+    grants = {
+        user: sorted(f"{k}: {v}".replace(stack.app.dbname, "{db}") for k, v in st.profile.properties().items())
+        for user, st in states.items()
+        if st is not None
+    }
     if len(accounts) != 2 or accounts.get(blue) != accounts.get(green):
         problems.append(f"the users' host parts or TLS requirements differ: {sorted(accounts.items())}")
     if grants.get(blue) != grants.get(green):
-        problems.append("the two users' grants differ")
+        problems.append("the two users' account profiles differ")
 
     fingerprint = {
         "stages": stages,

@@ -49,11 +49,7 @@ from .errors import DatabaseError
 __all__ = ["Account", "AccountState", "Admin", "Endpoint", "SessionFacts"]
 
 ACCESS_DENIED = ER.ACCESS_DENIED_ERROR  # 1045
-_GRANTEE = "{grantee}"
-_IDENTIFIED_RE = re.compile(r" IDENTIFIED (?:BY PASSWORD|VIA|WITH) .*?(?= REQUIRE | WITH |$)")
-_REQUIRE_RE = re.compile(r" REQUIRE .*?(?= WITH |$)")
 _LABEL_RE = re.compile(r"[A-Za-z_]+")
-_LIMITS_RE = re.compile(r" WITH (?:MAX_[A-Z_]+ \d+ ?)+$")
 
 
 @dataclass(frozen=True)
@@ -401,39 +397,6 @@ class Admin:
         # server frees named locks when the session ends anyway.
         if acquired:
             self._rows("SELECT RELEASE_LOCK(%s)", (name,))
-
-
-def normalize_grant(line: str, account: Account) -> str:
-    for q in ("`", "'"):
-        identity = f"{q}{_quote_ident(account.user, q)}{q}@{q}{_quote_ident(account.host, q)}{q}"
-        line = line.replace(f" TO {identity}", f" TO {_GRANTEE}")
-    line = _IDENTIFIED_RE.sub("", line)
-    if is_usage(line.split(" REQUIRE ")[0]):
-        line = _REQUIRE_RE.sub("", line)
-        line = _LIMITS_RE.sub("", line)
-    return line
-
-
-def is_usage(line: str) -> bool:
-    return line.startswith("GRANT USAGE ON *.* TO ")
-
-
-def revoke_statements(line: str) -> list[str]:
-    """The REVOKE statements that undo one normalized GRANT line (none for the USAGE line)."""
-    if is_usage(line):
-        return []
-    head, sep, tail = line.rpartition(f" TO {_GRANTEE}")
-    if not sep or not head.startswith("GRANT "):
-        raise DatabaseError(f"cannot revoke a grant of unexpected shape: {line}")
-    statements = ["REVOKE " + head[len("GRANT ") :] + f" FROM {_GRANTEE}"]
-    if "WITH GRANT OPTION" in tail and " ON " in head:
-        obj = head.split(" ON ", 1)[1]
-        statements.append(f"REVOKE GRANT OPTION ON {obj} FROM {_GRANTEE}")
-    return statements
-
-
-def _quote_ident(value: str, quote: str) -> str:
-    return value.replace(quote, quote * 2) if quote == "`" else value.replace("'", "\\'")
 
 
 def _appears(secret: str, message: str) -> bool:
