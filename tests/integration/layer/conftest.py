@@ -55,7 +55,9 @@ class Rotator:
 
 
 @pytest.fixture
-def layer_stack(make_stack: Any) -> Any:
+def layer_stack(make_stack: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
+    # The session's MariaDB serves no TLS: consumers must say so (their default is verify-full).
+    monkeypatch.setenv("BLUEGREEN_DB_TLS_MODE", "disable")
     return make_stack(grace=GRACE)
 
 

@@ -79,6 +79,7 @@ def make(
 ) -> tuple[BlueGreenConsumer, FakeSSM, Clock]:
     ssm = FakeSSM(parameters() if values is None else values)
     clock = Clock()
+    kwargs.setdefault("tls_mode", "disable")  # the fake connections below have no socket to check
     consumer = BlueGreenConsumer(PREFIX, ttl=ttl, client=ssm, clock=clock, environ={}, **kwargs)  # type: ignore[arg-type]
     return consumer, ssm, clock
 
@@ -373,7 +374,7 @@ def test_connect_passes_credentials_and_defaults(monkeypatch):
         "password": BLUE_PW,
         "database": "appdb",
         "connect_timeout": 2,
-        "ssl": {"ca": "/ca.pem"},
+        "ssl": {"ca": "/ca.pem"},  # the caller's own TLS settings replace the consumer's
     }
 
 
