@@ -358,8 +358,21 @@ class BlueGreenConsumer:
         """The snapshot in memory, however old (no I/O): for callers that must never wait."""
         return self._snapshot
 
+    @property
+    def connect_timeout(self) -> float:
+        """Seconds a database connect may take (``connect_kwargs['connect_timeout']``, default 5)."""
+        return float(self._connect_kwargs.get("connect_timeout") or DEFAULT_CONNECT_TIMEOUT)
+
     def is_fresh(self, snap: Snapshot | None) -> bool:
+        """True while ``snap`` is younger than the TTL."""
         return snap is not None and self._clock() - snap.fetched_at < self._ttl
+
+    def serves_while_refreshing(self, snap: Snapshot) -> bool:
+        """Whether a caller holding ``snap`` gets it at once while another caller refreshes: when it
+        is less than two TTLs old, or Parameter Store is failing and it is still within
+        ``stale_if_error``."""
+        age = self._clock() - snap.fetched_at
+        return age < 2 * self._ttl or (self._failing and age < self._ttl + self._stale_if_error)
 
     def current(self) -> Snapshot:
         """The cached snapshot, refreshed when older than the TTL; never waits past the refresh timeout.
@@ -507,10 +520,8 @@ class BlueGreenConsumer:
                 if snap is not None and now < self._backoff_until and self._usable(snap, now):
                     return snap  # the last refresh failed moments ago: do not hammer Parameter Store
                 flight = self._start_flight_locked()
-            elif snap is not None:
-                age = now - snap.fetched_at
-                if age < 2 * self._ttl or (self._failing and self._usable(snap, now)):
-                    return snap  # someone else is refreshing: keep serving what we have
+            elif snap is not None and self.serves_while_refreshing(snap):
+                return snap  # someone else is refreshing: keep serving what we have
         return self._await(flight, fallback=snap)
 
     def _start_flight_locked(self) -> _Flight:

@@ -37,7 +37,7 @@ import logging
 import os
 import threading
 import weakref
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import create_engine as _sa_create_engine
 from sqlalchemy import event
@@ -88,6 +88,98 @@ def tls_params(source: BlueGreenConsumer, url: DbUrl, params: dict[str, Any], dr
     )
 
 
+class FlagSource(Protocol):
+    """What the pool listeners need from a consumer, sync or async (run in SQLAlchemy's greenlet)."""
+
+    def current(self) -> Snapshot: ...
+    def color_now(self) -> Color | None: ...
+    def refresh_after_denied(self, stale: Snapshot) -> Snapshot: ...
+    def open(self, dialect: Dialect, url: DbUrl, cargs: tuple[Any, ...], params: dict[str, Any]) -> Any: ...
+
+
+class _SyncSource:
+    def __init__(self, consumer: BlueGreenConsumer, driver: str) -> None:
+        self.consumer = consumer
+        self.driver = driver
+
+    def current(self) -> Snapshot:
+        return self.consumer.current()
+
+    def color_now(self) -> Color | None:
+        return _current_color(self.consumer)
+
+    def refresh_after_denied(self, stale: Snapshot) -> Snapshot:
+        return self.consumer.refresh_after_denied(stale)
+
+    def open(self, dialect: Dialect, url: DbUrl, cargs: tuple[Any, ...], params: dict[str, Any]) -> Any:
+        own_tls = has_own_tls(params)
+        conn = dialect.connect(*cargs, **tls_params(self.consumer, url, params, self.driver))
+        if not own_tls:
+            ensure_encrypted(conn, self.consumer.tls_for(url), f"{url.host}:{url.port}")
+        return conn
+
+
+def follow_flag(engine: Engine, role: Role, source: FlagSource, replace_on_flip: bool) -> None:
+    """Installs the listeners that make ``engine`` (an async engine's ``sync_engine`` too) follow the flag.
+
+    ``do_connect`` logs every new DBAPI connection in as the current color (retrying once after a
+    1045, rate-limited by the consumer); with ``replace_on_flip``, ``checkout`` replaces pooled
+    connections of the old color and ``checkin`` closes them.
+    """
+
+    def _open(dialect: Dialect, snap: Snapshot, cargs: tuple[Any, ...], cparams: dict[str, Any]) -> Any:
+        url = snap.url(role)
+        _, url_params = dialect.create_connect_args(_sa_url(url, f"{dialect.name}+{dialect.driver}"))
+        params = {k: v for k, v in cparams.items() if k not in _URL_KEYS}
+        params.update({k: v for k, v in url_params.items() if k in _URL_KEYS})
+        return source.open(dialect, url, cargs, params)
+
+    def _do_connect(
+        dialect: Dialect, conn_rec: ConnectionPoolEntry, cargs: tuple[Any, ...], cparams: dict[str, Any]
+    ) -> DBAPIConnection:
+        snap = source.current()
+        try:
+            dbapi_conn = _open(dialect, snap, cargs, cparams)
+        except dialect.loaded_dbapi.OperationalError as exc:
+            if not is_access_denied(exc):
+                raise
+            fresh = source.refresh_after_denied(snap)
+            if fresh.url(role) == snap.url(role):
+                raise
+            logger.info(
+                "access denied for %s; retrying with refreshed credentials %s",
+                snap.url(role).redacted(),
+                fresh.url(role).redacted(),
+            )
+            snap = fresh
+            dbapi_conn = _open(dialect, snap, cargs, cparams)
+        conn_rec.info[COLOR_INFO_KEY] = snap.color
+        return dbapi_conn  # type: ignore[no-any-return]
+
+    event.listen(engine, "do_connect", _do_connect)
+    if not replace_on_flip:
+        return
+
+    def _checkout(
+        dbapi_conn: DBAPIConnection, conn_rec: ConnectionPoolEntry, proxy: PoolProxiedConnection
+    ) -> None:
+        color = conn_rec.info.get(COLOR_INFO_KEY)
+        now = source.color_now()
+        if color is not None and now is not None and color != now:
+            # The pool invalidates this connection and opens a new one (as the current color).
+            raise sa_exc.DisconnectionError(f"pooled connection logged in as {color}; the flag names {now}")
+
+    def _checkin(dbapi_conn: DBAPIConnection | None, conn_rec: ConnectionPoolEntry) -> None:
+        color = conn_rec.info.get(COLOR_INFO_KEY)
+        now = source.color_now()
+        if dbapi_conn is not None and color is not None and now is not None and color != now:
+            # Closed now rather than kept idle: its session would hold the old color "in use".
+            conn_rec.invalidate()
+
+    event.listen(engine, "checkout", _checkout)
+    event.listen(engine, "checkin", _checkin)
+
+
 def create_engine(
     role: Role = "writer",
     *,
@@ -136,66 +228,8 @@ def create_engine(
     engine = _sa_create_engine(passwordless, pool_pre_ping=pool_pre_ping, pool_recycle=pool_recycle, **kwargs)
     driver = engine.url.drivername
 
-    own_tls = has_own_tls(kwargs.get("connect_args", {}))
     tls_params(source, first.url(role), kwargs.get("connect_args", {}), driver)  # unsupported: fail now
-
-    def _open(
-        dialect: Dialect, snap: Snapshot, cargs: tuple[Any, ...], cparams: dict[str, Any]
-    ) -> DBAPIConnection:
-        url = snap.url(role)
-        _, url_params = dialect.create_connect_args(_sa_url(url, driver))
-        params = {k: v for k, v in cparams.items() if k not in _URL_KEYS}
-        params.update({k: v for k, v in url_params.items() if k in _URL_KEYS})
-        params = tls_params(source, url, params, driver)
-        conn = dialect.connect(*cargs, **params)
-        if not own_tls:
-            ensure_encrypted(conn, source.tls_for(url), f"{url.host}:{url.port}")
-        return conn
-
-    @event.listens_for(engine, "do_connect")
-    def _do_connect(
-        dialect: Dialect, conn_rec: ConnectionPoolEntry, cargs: tuple[Any, ...], cparams: dict[str, Any]
-    ) -> DBAPIConnection:
-        snap = source.current()
-        try:
-            dbapi_conn = _open(dialect, snap, cargs, cparams)
-        except dialect.loaded_dbapi.OperationalError as exc:
-            if not is_access_denied(exc):
-                raise
-            fresh = source.refresh_after_denied(snap)
-            if fresh.url(role) == snap.url(role):
-                raise
-            logger.info(
-                "access denied for %s; retrying with refreshed credentials %s",
-                snap.url(role).redacted(),
-                fresh.url(role).redacted(),
-            )
-            snap = fresh
-            dbapi_conn = _open(dialect, snap, cargs, cparams)
-        conn_rec.info[COLOR_INFO_KEY] = snap.color
-        return dbapi_conn
-
-    if replace_on_flip:
-
-        @event.listens_for(engine, "checkout")
-        def _checkout(
-            dbapi_conn: DBAPIConnection, conn_rec: ConnectionPoolEntry, proxy: PoolProxiedConnection
-        ) -> None:
-            color = conn_rec.info.get(COLOR_INFO_KEY)
-            now = _current_color(source)
-            if color is not None and now is not None and color != now:
-                # The pool invalidates this connection and opens a new one (as the current color).
-                raise sa_exc.DisconnectionError(
-                    f"pooled connection logged in as {color}; the flag names {now}"
-                )
-
-        @event.listens_for(engine, "checkin")
-        def _checkin(dbapi_conn: DBAPIConnection | None, conn_rec: ConnectionPoolEntry) -> None:
-            color = conn_rec.info.get(COLOR_INFO_KEY)
-            now = _current_color(source)
-            if dbapi_conn is not None and color is not None and now is not None and color != now:
-                # Closed now rather than kept idle: its session would hold the old color "in use".
-                conn_rec.invalidate()
+    follow_flag(engine, role, _SyncSource(source, driver), replace_on_flip)
 
     if drain_interval is not None:
         if not replace_on_flip:
