@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import subprocess
 import sys
 import threading
@@ -409,7 +410,8 @@ def test_importing_the_layer_loads_neither_boto3_nor_pymysql_nor_sqlalchemy():
     code = (
         "import sys, bluegreen_db, bluegreen_db.consumer;"
         "c = bluegreen_db.BlueGreenConsumer('/db/x');"
-        "print(sorted(m for m in ('boto3', 'botocore', 'pymysql', 'sqlalchemy') if m in sys.modules))"
+        "print(sorted(m for m in ('boto3', 'botocore', 'pymysql', 'sqlalchemy', 'aiomysql', 'django', 'ssl')"
+        " if m in sys.modules))"
     )
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=LAYER_PYTHON
@@ -481,3 +483,12 @@ def test_configuration_errors_are_never_hidden_by_a_stale_snapshot():
     clock.now += 61
     with pytest.raises(ParameterMissingError):
         consumer.current()
+
+
+def test_the_lambda_layer_bundles_no_django_code():
+    """template.yaml zips layer/ as is: the Django backend lives in server/, outside it."""
+    layer = LAYER_PYTHON.parent
+    imports = re.compile(r"^\s*(import|from)\s+(django|bluegreen_db_django)\b", re.MULTILINE)
+    offenders = [str(p.relative_to(layer)) for p in layer.rglob("*.py") if imports.search(p.read_text())]
+    assert not (layer / "python" / "bluegreen_db_django").exists()
+    assert offenders == []
