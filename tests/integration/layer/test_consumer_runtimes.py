@@ -281,3 +281,55 @@ def test_twenty_access_denied_connects_make_at_most_three_get_parameters(
     assert denied == 20
     assert calls["GetParameters"] <= 3
     print(f"20 access-denied connects: {calls['GetParameters']} GetParameters calls")
+
+
+# -- Parameter Store errors through botocore's real parsing and retries -----------------------------
+
+
+class _Raw:
+    def __init__(self, body: bytes) -> None:
+        self._body = body
+
+    def stream(self, **_: Any) -> Any:
+        yield self._body
+
+
+def _answer_every_call_with(code: str, message: str, sent: list[str]) -> Callable[..., Any]:
+    """A ``before-send`` hook: each GetParameters attempt gets this AWS error instead of moto's answer
+    (below botocore's retry loop, so retryable codes are retried as against the real service)."""
+    from botocore.awsrequest import AWSResponse
+
+    def hook(request: Any, **_: Any) -> Any:
+        sent.append(code)
+        body = json.dumps({"__type": code, "message": message}).encode()
+        headers = {"x-amzn-RequestId": "injected", "Content-Type": "application/x-amz-json-1.1"}
+        return AWSResponse(request.url, 400, headers, _Raw(body))
+
+    return hook
+
+
+@pytest.mark.parametrize(
+    ("code", "message", "error", "attempts"),
+    [
+        ("AccessDeniedException", "not authorized to perform: ssm:GetParameters", "AccessDenied", 1),
+        ("AccessDeniedException", "not authorized to perform: kms:Decrypt", "Decrypt", 1),
+        ("InvalidKeyId", "The query key ID isn't valid.", "Decrypt", 1),
+        ("ThrottlingException", "Rate exceeded", "Throttled", 2),
+    ],
+)
+def test_parameter_store_errors_surface_typed_after_botocores_retries(
+    moto_server, code, message, error, attempts
+):
+    from bluegreen_db import errors
+
+    consumer = BlueGreenConsumer(
+        "/db/errors", max_attempts=2, environ={**os.environ, "AWS_RETRY_MODE": "standard"}
+    )
+    sent: list[str] = []
+    consumer.client.meta.events.register(
+        "before-send.ssm.GetParameters", _answer_every_call_with(code, message, sent)
+    )
+    with pytest.raises(getattr(errors, f"ParameterStore{error}Error")) as err:
+        consumer.current()
+    assert err.value.code == code
+    assert len(sent) == attempts  # throttling was retried by botocore; a denial was not
