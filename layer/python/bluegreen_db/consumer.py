@@ -384,8 +384,9 @@ class BlueGreenConsumer:
         Callers with nothing usable wait for the same refresh, as long at most.
 
         If the refresh fails or times out, a snapshot younger than ``ttl + stale_if_error`` is served
-        instead, with a warning, and no new refresh starts for ``min(ttl, 5)`` seconds. Configuration
-        errors (a missing or malformed parameter) are always raised.
+        instead, with a warning, and no new refresh starts for ``min(ttl, 5)`` seconds; while
+        Parameter Store keeps failing, the next refreshes run in the background and no caller waits
+        for them. Configuration errors (a missing or malformed parameter) are always raised.
         """
         snap = self._snapshot
         if snap is not None and self._clock() - snap.fetched_at < self._ttl:
@@ -520,6 +521,8 @@ class BlueGreenConsumer:
                 if snap is not None and now < self._backoff_until and self._usable(snap, now):
                     return snap  # the last refresh failed moments ago: do not hammer Parameter Store
                 flight = self._start_flight_locked()
+                if snap is not None and self._failing and self._usable(snap, now):
+                    return snap  # still failing: retry in the background, nobody waits for it
             elif snap is not None and self.serves_while_refreshing(snap):
                 return snap  # someone else is refreshing: keep serving what we have
         return self._await(flight, fallback=snap)
@@ -554,6 +557,12 @@ class BlueGreenConsumer:
                 elif not isinstance(flight.error, ParameterMissingError | ParameterInvalidError):
                     self._failing = True
                     self._backoff_until = self._clock() + min(self._ttl, 5.0)
+            if flight.error is not None:
+                logger.warning(
+                    "could not refresh the blue/green parameters under %s (%s)",
+                    self._names.prefix,
+                    _describe(flight.error),
+                )
             flight.done.set()
 
     def _await(self, flight: _Flight, fallback: Snapshot | None) -> Snapshot:
@@ -582,7 +591,8 @@ class BlueGreenConsumer:
         if snap is not None and snap is not fallback and now - snap.fetched_at < self._ttl:
             return snap
         if fallback is not None and self._usable(fallback, now):
-            logger.warning(
+            logger.log(
+                logging.WARNING if not finished else logging.DEBUG,  # a failure was logged by _fly
                 "could not refresh the blue/green parameters under %s (%s); using the snapshot "
                 "from %.0f s ago (color %s)",
                 self._names.prefix,
