@@ -338,6 +338,10 @@ def print_table(results: list[Result], cold: dict[str, float] | None, delay_ms: 
     for r in results:
         if r.note:
             print(f"  {r.name}: {r.note}")
+    print_cold(cold, delay_ms)
+
+
+def print_cold(cold: dict[str, float] | None, delay_ms: float) -> None:
     if cold is None:
         return
     print(
@@ -823,7 +827,10 @@ class Bench:
         finally:
             self.moto.stop()
             self.db.stop()
-        print_table(results, cold, self.args.delay_ms)
+        if results:
+            print_table(results, cold, self.args.delay_ms)
+        else:
+            print_cold(cold, self.args.delay_ms)
         if hung:
             print_hung(hung)
         print(f"\ntotal bench time {time.monotonic() - started:.1f}s")

@@ -61,8 +61,7 @@ class AsyncBlueGreenConsumer:
         """The snapshot; refreshed off the loop when expired, at most one refresh per loop at a time."""
         sync = self.sync
         snap = sync.cached
-        if sync.is_fresh(snap):
-            assert snap is not None  # noqa: S101 - is_fresh(None) is False
+        if snap is not None and sync.is_fresh(snap):
             return snap
         loop = asyncio.get_running_loop()
         task = self._tasks.get(loop)

@@ -207,12 +207,17 @@ class Snapshot:
 class _Flight:
     """One GetParameters call under way in a worker thread; its waiters block on ``done``."""
 
-    __slots__ = ("done", "error", "snapshot")
+    __slots__ = ("deadline", "done", "error", "snapshot")
 
-    def __init__(self) -> None:
+    def __init__(self, timeout: float) -> None:
         self.done = threading.Event()
         self.snapshot: Snapshot | None = None
         self.error: BaseException | None = None
+        # Real time, not the consumer's injectable clock: Event.wait counts real seconds.
+        self.deadline = time.monotonic() + timeout
+
+    def overdue(self) -> bool:
+        return not self.done.is_set() and time.monotonic() >= self.deadline
 
 
 # Every live consumer, so that a forked child can reset them all (see _after_fork_in_child).
@@ -525,10 +530,13 @@ class BlueGreenConsumer:
                     return snap  # still failing: retry in the background, nobody waits for it
             elif snap is not None and self.serves_while_refreshing(snap):
                 return snap  # someone else is refreshing: keep serving what we have
+            elif snap is not None and flight.overdue() and self._usable(snap, now):
+                self._failing = True  # the refresh outlived its timeout: Parameter Store is failing
+                return snap
         return self._await(flight, fallback=snap)
 
     def _start_flight_locked(self) -> _Flight:
-        flight = _Flight()
+        flight = _Flight(self._refresh_timeout)
         self._flight = flight
         worker = threading.Thread(
             target=self._fly, args=(flight,), name=f"bluegreen-refresh{self._names.prefix}", daemon=True
@@ -566,14 +574,14 @@ class BlueGreenConsumer:
             flight.done.set()
 
     def _await(self, flight: _Flight, fallback: Snapshot | None) -> Snapshot:
-        """Waits for ``flight`` at most the refresh timeout; on failure serves ``fallback`` if usable."""
-        finished = flight.done.wait(self._refresh_timeout)
+        """Waits for ``flight`` until its deadline (the refresh timeout after it started: a caller that
+        joins late waits only the rest); on failure serves ``fallback`` if usable."""
+        finished = flight.done.wait(max(0.0, flight.deadline - time.monotonic()))
         if finished and flight.snapshot is not None:
             return flight.snapshot
         error: BaseException
         if finished:
-            assert flight.error is not None  # noqa: S101 - set by _fly before done
-            error = flight.error
+            error = flight.error or RuntimeError("refresh ended without a snapshot")
             if isinstance(error, ParameterMissingError | ParameterInvalidError):
                 raise error  # configuration errors are never hidden by a stale snapshot
         else:
