@@ -76,9 +76,6 @@ def tls_params(source: BlueGreenConsumer, url: DbUrl, params: dict[str, Any], dr
     if has_own_tls(params):
         return params
     tls = source.tls_for(url)
-    if driver.endswith("+aiomysql"):
-        ctx = tls.context()
-        return params if ctx is None else {**params, "ssl": ctx}
     if driver in ("mysql+pymysql", "mariadb+pymysql"):
         return {**params, **tls.pymysql_kwargs()}
     if tls.mode == "disable":

@@ -104,3 +104,30 @@ def test_django_test_client_through_three_rotations(layer_stack, rotator, ttl, n
     last = rotator.last_finished
     assert last is not None
     assert {user for ts, user in seen if ts > last + ttl * 2 + 0.1} == {users["blue"]}
+
+
+def test_django_access_denied_refreshes_once_and_retries(layer_stack, rotator, ttl, count_ssm_calls):
+    stack = layer_stack
+    rotator.rotate()  # green
+    _configure(ttl)
+    from django.db import connections
+
+    from bluegreen_db_django.base import DatabaseWrapper
+
+    settings_dict = {**connections.settings["default"], "CONN_MAX_AGE": 0}
+    settings_dict["BLUEGREEN"] = {"role": "writer", "ttl": 3600}  # the snapshot never expires by itself
+    wrapper = DatabaseWrapper(settings_dict, alias="bluegreen-1045")
+    calls = count_ssm_calls(wrapper.bluegreen_consumer.client)
+
+    def who() -> str:
+        with wrapper.cursor() as cur:
+            cur.execute(WHO_SQL)
+            return str(cur.fetchone()[0])
+
+    assert who() == f"{stack.app.username}_green"
+    wrapper.close()  # no green session left, so the rotations may change green's password
+    rotator.rotate()  # blue
+    rotator.rotate()  # green, new password: the cached one is wrong now
+    assert who() == f"{stack.app.username}_green"
+    wrapper.close()
+    assert calls["GetParameters"] == 2  # the first read and one forced refresh
