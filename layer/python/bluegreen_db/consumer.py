@@ -409,7 +409,7 @@ class BlueGreenConsumer:
             snap = self._snapshot
             if stale is not None and snap is not None and snap is not stale:
                 return snap
-            flight = self._flight or self._start_flight_locked()
+            flight = self._live_flight_locked()
         return self._await(flight, fallback=None)
 
     def refresh_after_denied(self, stale: Snapshot) -> Snapshot:
@@ -430,7 +430,7 @@ class BlueGreenConsumer:
                 return snap or stale
             self._forced_generation = stale.generation
             self._last_forced = now
-            flight = self._flight or self._start_flight_locked()
+            flight = self._live_flight_locked()
         return self._await(flight, fallback=stale)
 
     def invalidate(self) -> None:
@@ -530,10 +530,21 @@ class BlueGreenConsumer:
                     return snap  # still failing: retry in the background, nobody waits for it
             elif snap is not None and self.serves_while_refreshing(snap):
                 return snap  # someone else is refreshing: keep serving what we have
-            elif snap is not None and flight.overdue() and self._usable(snap, now):
+            elif flight.overdue():
                 self._failing = True  # the refresh outlived its timeout: Parameter Store is failing
-                return snap
+                if snap is not None and self._usable(snap, now):
+                    return snap
+                # Nothing usable: try again rather than fail at once (the stuck call may date from
+                # before a Lambda freeze). At most one new call per refresh timeout.
+                flight = self._start_flight_locked()
         return self._await(flight, fallback=snap)
+
+    def _live_flight_locked(self) -> _Flight:
+        """The refresh under way, or a new one if there is none or it is past its deadline."""
+        flight = self._flight
+        if flight is None or flight.overdue():
+            flight = self._start_flight_locked()
+        return flight
 
     def _start_flight_locked(self) -> _Flight:
         flight = _Flight(self._refresh_timeout)
