@@ -28,11 +28,11 @@ demo: deps
 
 lint: deps
 	$(BIN)/ruff check .
-	$(BIN)/ruff format --check rotation_lambda layer ops
-	$(BIN)/bandit -q -c pyproject.toml -r rotation_lambda layer ops
+	$(BIN)/ruff format --check rotation_lambda layer ops server
+	$(BIN)/bandit -q -c pyproject.toml -r rotation_lambda layer ops server
 
 typecheck: deps
-	$(BIN)/mypy rotation_lambda layer/python ops
+	$(BIN)/mypy rotation_lambda layer/python ops server
 
 template: deps
 	SAM_BUILD_DIR=.aws-sam/build-check bash .ci/template-checks.sh

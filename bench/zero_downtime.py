@@ -1,6 +1,7 @@
 """Zero-downtime benchmark of the consumer side, on the real local stack.
 
     python -m bench.zero_downtime [--workers 16] [--rotations 3] [--ttl 1] [--delay-ms 20]
+                                  [--processes 3] [--threads 4] [--only layer,prefork,...]
 
 Starts Debian's MariaDB and moto's server (``bluegreen_ops.localstack``), then runs the same load,
 K concurrent workers querying ``SELECT CURRENT_USER()`` in a loop (half Lambda-style, a new connection
@@ -16,6 +17,17 @@ per operation; half server-style, four threads per SQLAlchemy engine pool), thro
   ``ACTIVE_SESSION_POLICY=warn`` here: under ``fail`` the rotation would be refused instead, because
   the seed's consumers never leave the old color.
 
+Server runtimes (issue 12), each through R real rotations under ``ACTIVE_SESSION_POLICY=fail``:
+
+* **preforked**: gunicorn ``--preload`` style. The parent builds one consumer and one engine (with
+  ``drain_interval``) and uses them, then forks P processes running T engine threads plus one
+  ``connect()`` thread each; the children report their operations through a pipe.
+* **asyncio**: one event loop, ``AsyncBlueGreenConsumer.connect`` tasks and aiomysql engine tasks.
+* **hung Parameter Store**: a TCP proxy in front of moto stops answering (``tests.faults.StallingProxy``)
+  while callers hold a just-expired snapshot; the callers' waits (p50/p99/max) of the layer against
+  the behaviour before issue 12 (a lock held across the call, each waiter refetching in turn), same
+  client and botocore timeouts, same run.
+
 Time is compressed like the TTL and the grace period: server pools recycle connections after 3 s in
 every scenario (a stand-in for the reconnects real servers make: recycling, restarts, scale-out).
 Convergence after a flip is measured from the start of the rotation's finishSecret (which writes the
@@ -27,9 +39,12 @@ the layer's one ``GetParameters`` against the seed's three ``GetParameter`` call
 from __future__ import annotations
 
 import argparse
+import asyncio
 import collections
 import contextlib
+import json
 import os
+import select
 import statistics
 import sys
 import threading
@@ -55,6 +70,8 @@ import boto3  # noqa: E402
 import pymysql  # noqa: E402
 import sqlalchemy  # noqa: E402
 
+from bluegreen_db.async_consumer import AsyncBlueGreenConsumer  # noqa: E402
+from bluegreen_db.async_engine import create_async_engine  # noqa: E402
 from bluegreen_db.consumer import BlueGreenConsumer  # noqa: E402
 from bluegreen_db.dburl import build_url, parse_url  # noqa: E402
 from bluegreen_db.naming import ParameterNames  # noqa: E402
@@ -67,6 +84,7 @@ from bluegreen_ops.localstack import (  # noqa: E402
     patched_environ,
     seed_application,
 )
+from tests.faults import StallingProxy  # noqa: E402
 
 INITIAL_PASSWORD = "bench-initial-Passw0rd"
 WHO_SQL = "SELECT SUBSTRING_INDEX(CURRENT_USER(), '@', 1)"
@@ -287,7 +305,7 @@ def fmt_conv(values: list[float | None]) -> str:
     return " / ".join("never" if v is None else f"{v:.2f}s" for v in values)
 
 
-def print_table(results: list[Result], cold: dict[str, float], delay_ms: float) -> None:
+def print_table(results: list[Result], cold: dict[str, float] | None, delay_ms: float) -> None:
     headers = [
         "scenario",
         "ops",
@@ -320,11 +338,84 @@ def print_table(results: list[Result], cold: dict[str, float], delay_ms: float) 
     for r in results:
         if r.note:
             print(f"  {r.name}: {r.note}")
+    print_cold(cold, delay_ms)
+
+
+def print_cold(cold: dict[str, float] | None, delay_ms: float) -> None:
+    if cold is None:
+        return
     print(
         f"\ncold-start configuration read, {delay_ms:.0f} ms injected per AWS call (median of "
         f"{int(cold['n'])}): layer 1 call {cold['layer'] * 1000:.1f} ms, seed 3 calls "
         f"{cold['seed'] * 1000:.1f} ms, ratio seed/layer {cold['seed'] / cold['layer']:.2f}x"
     )
+
+
+class LockHeldAcrossCall:
+    """The consumer's refresh before issue 12, for the hung-Parameter-Store baseline: one lock held
+    across the GetParameters call, and every waiter refetches once it gets the lock."""
+
+    def __init__(self, prefix: str, client: Any) -> None:
+        self._names = ParameterNames(prefix)
+        self._client = client
+        self._lock = threading.Lock()
+        self._snapshot: tuple[float, str] | None = None
+
+    def current(self) -> tuple[float, str]:
+        snap = self._snapshot
+        if snap is not None and time.monotonic() - snap[0] < 1.0:
+            return snap
+        with self._lock:
+            try:
+                params = self._client.get_parameters(Names=self._names.all(), WithDecryption=True)
+                flag = next(p["Value"] for p in params["Parameters"] if p["Name"] == self._names.flag)
+                self._snapshot = (time.monotonic(), flag)
+            except Exception:  # the old code served the stale snapshot after a failure
+                if self._snapshot is None:
+                    raise
+            return self._snapshot
+
+
+def timed_callers(consumer: Any, callers: int, calls: int) -> list[float]:
+    """``callers`` threads each calling ``consumer.current()`` ``calls`` times; every wait, seconds."""
+    waits: list[float] = []
+    lock = threading.Lock()
+    barrier = threading.Barrier(callers)
+
+    def run() -> None:
+        barrier.wait()
+        for _ in range(calls):
+            started = time.perf_counter()
+            consumer.current()
+            with lock:
+                waits.append(time.perf_counter() - started)
+            time.sleep(0.05)
+
+    threads = [threading.Thread(target=run, daemon=True) for _ in range(callers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=600)
+    return waits
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def print_hung(waits: dict[str, list[float]]) -> None:
+    print("\nhung Parameter Store (accepts, never answers), callers holding a just-expired snapshot:")
+    for name, values in waits.items():
+        print(
+            f"  {name}: {len(values)} calls, wait p50 {percentile(values, 0.5) * 1000:.2f} ms, "
+            f"p99 {percentile(values, 0.99) * 1000:.1f} ms, max {max(values) * 1000:.0f} ms"
+        )
+    if len(waits) == 2:
+        layer, before = waits.values()
+        print(
+            f"  ratio of p99 waits, before/layer: {percentile(before, 0.99) / percentile(layer, 0.99):.0f}x"
+        )
 
 
 # -- scenarios ---------------------------------------------------------------------------------
@@ -348,6 +439,7 @@ class Bench:
             {
                 "PARAMETER_PREFIX": prefix,
                 "DB_TLS_MODE": "disable",
+                "BLUEGREEN_DB_TLS_MODE": "disable",  # the bench's MariaDB serves no TLS
                 "ROTATION_GRACE_SECONDS": str(self.args.grace),
                 "ACTIVE_SESSION_POLICY": policy,
             }
@@ -489,6 +581,190 @@ class Bench:
             "never follows the flag; rotation 1 leaves its color valid, rotation 2 changes its password",
         )
 
+    # -- server runtimes (issue 12) --------------------------------------------------------------
+
+    def prefork(self) -> Result:
+        """P forked processes x T threads sharing what the parent built before forking."""
+        a = self.args
+        app, names, sm, ssm = self.app("fail")
+        rot = Rotations(sm, ssm, app, names, a.grace)
+        rot.rotate()
+        consumer = BlueGreenConsumer(names.prefix, ttl=a.ttl)
+        engine = create_engine(
+            "writer",
+            consumer=consumer,
+            pool_size=a.threads,
+            max_overflow=0,
+            pool_recycle=POOL_RECYCLE,
+            drain_interval=a.ttl,
+        )
+        engine_op(engine)()  # the parent used its pool and its consumer before forking (--preload)
+        calls_at_fork = consumer.parameter_calls
+        stop_r, stop_w = os.pipe()
+        children: list[tuple[int, int]] = []
+        for p in range(a.processes):
+            res_r, res_w = os.pipe()
+            pid = os.fork()
+            if pid == 0:  # a worker process
+                os.close(stop_w)
+                os.close(res_r)
+                try:
+                    workers = [
+                        Worker(f"prefork-{p}-server-{t}", "server", engine_op(engine))
+                        for t in range(a.threads)
+                    ]
+                    workers.append(Worker(f"prefork-{p}-lambda", "lambda", pymysql_op(consumer.connect)))
+                    with running(workers):
+                        select.select([stop_r], [], [])  # until the parent closes the pipe
+                    report = {
+                        "calls": consumer.parameter_calls - calls_at_fork,
+                        "workers": [
+                            [w.name, w.kind, [[o.start, o.end, o.user, o.error] for o in w.ops]]
+                            for w in workers
+                        ],
+                    }
+                    data = json.dumps(report).encode()
+                    while data:
+                        data = data[os.write(res_w, data) :]
+                finally:
+                    os._exit(0)
+            os.close(res_w)
+            children.append((pid, res_r))
+        os.close(stop_r)
+        log(f"prefork: {a.processes} processes x ({a.threads} engine threads + 1 connect thread)")
+        flips = []
+        time.sleep(1.0)
+        for i in range(a.rotations):
+            flips.append(rot.rotate())
+            log(f"prefork: rotation {i + 1}/{a.rotations} done ({flips[-1][1]})")
+        time.sleep(a.ttl * 2 + 0.5)
+        end = time.monotonic()
+        os.close(stop_w)
+        workers: list[Worker] = []
+        calls = 0
+        for pid, res_r in children:
+            chunks = []
+            while chunk := os.read(res_r, 1 << 20):
+                chunks.append(chunk)
+            os.close(res_r)
+            os.waitpid(pid, 0)
+            report = json.loads(b"".join(chunks))
+            calls += report["calls"]
+            for name, kind, ops in report["workers"]:
+                w = Worker(name, kind, lambda: "")
+                w.ops = [Op(*op) for op in ops]
+                workers.append(w)
+        engine.dispose()
+        note = (
+            f"{a.processes} processes x {a.threads + 1} threads forked after the parent's first use; "
+            f"{calls} Parameter Store calls in the children; rotation steps refused and retried: "
+            f"{rot.refused_attempts}"
+        )
+        return Result(f"preforked ({a.processes}x{a.threads + 1})", workers, flips, end, None, None, note)
+
+    def asyncio_server(self) -> Result:
+        """One event loop: connect() tasks (column "lambda") and aiomysql engine tasks ("server")."""
+        a = self.args
+        app, names, sm, ssm = self.app("fail")
+        rot = Rotations(sm, ssm, app, names, a.grace)
+        rot.rotate()
+        calls: collections.Counter[str] = collections.Counter()
+        sync = BlueGreenConsumer(names.prefix, ttl=a.ttl)
+        count_ssm_calls(sync.client, calls)
+        consumer = AsyncBlueGreenConsumer(sync)
+        n = max(2, a.workers // 2)
+        workers = [Worker(f"asyncio-connect-{i}", "lambda", lambda: "") for i in range(n)]
+        workers += [Worker(f"asyncio-engine-{i}", "server", lambda: "") for i in range(n)]
+        stop = threading.Event()
+        ready = threading.Event()
+        who = sqlalchemy.text(WHO_SQL)
+
+        async def direct() -> str:
+            conn = await consumer.connect("writer")
+            try:
+                async with conn.cursor() as cur:
+                    await cur.execute(WHO_SQL)
+                    return str((await cur.fetchone())[0])
+            finally:
+                conn.close()
+
+        async def loop_worker(w: Worker, op: Callable[[], Any]) -> None:
+            while not stop.is_set():
+                started = time.monotonic()
+                try:
+                    w.ops.append(Op(started, time.monotonic(), await op()))
+                except Exception as exc:  # noqa: BLE001 - every failure counts
+                    w.ops.append(Op(started, time.monotonic(), None, f"{type(exc).__name__}: {exc.args[:1]}"))
+                    await asyncio.sleep(0.01)
+                await asyncio.sleep(0.005)
+
+        async def main() -> None:
+            engine = await create_async_engine(
+                "writer", consumer=consumer, pool_size=n, max_overflow=0, pool_recycle=POOL_RECYCLE
+            )
+
+            async def pooled() -> str:
+                async with engine.connect() as conn:
+                    return str(await conn.scalar(who))
+
+            ready.set()
+            await asyncio.gather(*(loop_worker(w, direct if w.kind == "lambda" else pooled) for w in workers))
+            await engine.dispose()
+
+        thread = threading.Thread(target=lambda: asyncio.run(main()), name="asyncio-server", daemon=True)
+        thread.start()
+        ready.wait(30)
+        log(f"asyncio: {n} connect() tasks + {n} engine tasks on one event loop")
+        flips = []
+        time.sleep(1.0)
+        for i in range(a.rotations):
+            flips.append(rot.rotate())
+            log(f"asyncio: rotation {i + 1}/{a.rotations} done ({flips[-1][1]})")
+        time.sleep(a.ttl * 2 + 0.5)
+        end = time.monotonic()
+        stop.set()
+        thread.join(timeout=60)
+        note = (
+            f"{sum(calls.values())} Parameter Store calls ({dict(calls)}); rotation steps refused and "
+            f"retried: {rot.refused_attempts}"
+        )
+        return Result("asyncio server", workers, flips, end, sum(calls.values()), sync.refreshes, note)
+
+    def hung_parameter_store(self) -> dict[str, list[float]]:
+        """Callers' waits while Parameter Store accepts requests and never answers."""
+        from botocore.config import Config
+
+        a = self.args
+        app, names, sm, ssm = self.app("warn")
+        Rotations(sm, ssm, app, names, a.grace).rotate()
+        assert self.moto is not None
+        proxy = StallingProxy(self.moto.port)
+        config = Config(
+            read_timeout=a.hung_read_timeout, retries={"mode": "standard", "total_max_attempts": 1}
+        )
+        waits: dict[str, list[float]] = {}
+        try:
+            for name, make in (
+                ("layer", lambda c: BlueGreenConsumer(names.prefix, ttl=1, client=c, refresh_timeout=1.0)),
+                (
+                    "lock held across the call (before issue 12)",
+                    lambda c: LockHeldAcrossCall(names.prefix, c),
+                ),
+            ):
+                client = boto3.client("ssm", endpoint_url=proxy.endpoint, config=config)
+                consumer = make(client)
+                consumer.current()
+                time.sleep(1.1)  # expired, under two TTLs: a usable stale snapshot
+                proxy.stall_all()
+                # The old behaviour serializes every caller behind each hung call: one call each is enough.
+                calls = a.hung_calls if name == "layer" else 1
+                waits[name] = timed_callers(consumer, a.hung_callers, calls)
+                log(f"hung Parameter Store, {name}: {len(waits[name])} calls")
+                proxy.serve_new()
+        finally:
+            proxy.close()
+        return waits
+
     def cold_start(self) -> dict[str, float]:
         """Configuration read latency at cold start with a fixed delay per AWS call."""
         a = self.args
@@ -529,15 +805,34 @@ class Bench:
             "POWERTOOLS_METRICS_DISABLED": "true",
             "POWERTOOLS_TRACE_DISABLED": "true",
         }
+        only = set(self.args.only.split(","))
+        scenarios = [
+            ("layer", self.layer),
+            ("inplace", self.in_place),
+            ("seed", self.seed),
+            ("prefork", self.prefork),
+            ("asyncio", self.asyncio_server),
+        ]
+        hung: dict[str, list[float]] = {}
+        cold: dict[str, float] | None = None
         try:
             with patched_environ(env):
-                results = [self.layer(), self.in_place(), self.seed()]
-                log("cold-start configuration latency")
-                cold = self.cold_start()
+                results = [run() for name, run in scenarios if name in only]
+                if "hung" in only:
+                    log("hung Parameter Store")
+                    hung = self.hung_parameter_store()
+                if "cold" in only:
+                    log("cold-start configuration latency")
+                    cold = self.cold_start()
         finally:
             self.moto.stop()
             self.db.stop()
-        print_table(results, cold, self.args.delay_ms)
+        if results:
+            print_table(results, cold, self.args.delay_ms)
+        else:
+            print_cold(cold, self.args.delay_ms)
+        if hung:
+            print_hung(hung)
         print(f"\ntotal bench time {time.monotonic() - started:.1f}s")
 
 
@@ -549,6 +844,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--grace", type=int, default=2, help="ROTATION_GRACE_SECONDS (just above the TTL)")
     parser.add_argument("--delay-ms", type=float, default=20.0, help="simulated network delay per AWS call")
     parser.add_argument("--cold-samples", type=int, default=15)
+    parser.add_argument("--processes", type=int, default=3, help="preforked scenario: worker processes")
+    parser.add_argument(
+        "--threads", type=int, default=4, help="preforked scenario: engine threads per process"
+    )
+    parser.add_argument("--hung-callers", type=int, default=8, help="hung scenario: concurrent callers")
+    parser.add_argument("--hung-calls", type=int, default=20, help="hung scenario: calls per caller")
+    parser.add_argument(
+        "--hung-read-timeout", type=float, default=2.0, help="hung scenario: botocore read timeout, s"
+    )
+    parser.add_argument(
+        "--only",
+        default="layer,inplace,seed,prefork,asyncio,hung,cold",
+        help="comma-separated scenarios to run (default: all)",
+    )
     args = parser.parse_args(argv)
     if args.grace <= args.ttl:
         parser.error("--grace must be above --ttl: a consumer must refresh within the grace period")

@@ -6,6 +6,9 @@ the layer was imported from, and the color's URLs with the password masked. When
 deployment package (``requirements.txt`` beside this file), it also logs in with the writer URL and
 reports the database user it got, which proves the URL holds working credentials.
 
+The login uses the layer's TLS settings: ``BLUEGREEN_DB_TLS_MODE`` (default ``verify-full``) and
+``BLUEGREEN_DB_TLS_CA_FILE`` (for Aurora, the RDS CA bundle shipped with the function).
+
 Any event will do (``{}``; ``{"skip_login": true}`` skips the login):
 ``echo '{}' | sam local invoke ConsumerFunction -e - --env-vars events/env.json``.
 """

@@ -17,6 +17,14 @@ Server::
     from bluegreen_db import create_engine
 
     engine = create_engine("writer", pool_size=10)
+
+asyncio server (the ``async`` extra)::
+
+    from bluegreen_db import AsyncBlueGreenConsumer, create_async_engine
+
+    engine = await create_async_engine("writer", pool_size=10)
+
+Django (the ``django`` extra, not part of the Lambda layer): ``"ENGINE": "bluegreen_db_django"``.
 """
 
 from __future__ import annotations
@@ -25,11 +33,10 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from bluegreen_db.async_consumer import AsyncBlueGreenConsumer
+    from bluegreen_db.async_engine import create_async_engine
     from bluegreen_db.consumer import (
         BlueGreenConsumer,
-        BlueGreenError,
-        ParameterInvalidError,
-        ParameterMissingError,
         Snapshot,
         connect,
         current,
@@ -38,14 +45,37 @@ if TYPE_CHECKING:
         get_db_url,
     )
     from bluegreen_db.dburl import DbUrl, build_url, parse_url, redact
+    from bluegreen_db.errors import (
+        BlueGreenError,
+        ParameterInvalidError,
+        ParameterMissingError,
+        ParameterStoreAccessDeniedError,
+        ParameterStoreDecryptError,
+        ParameterStoreError,
+        ParameterStoreThrottledError,
+        ParameterStoreUnavailableError,
+        RefreshTimeoutError,
+        TlsError,
+    )
     from bluegreen_db.naming import Color, ParameterNames, Role, other_color, parse_color, resolve_prefix
     from bluegreen_db.sqlalchemy_engine import create_engine
+    from bluegreen_db.tls import TlsSettings
 
 _EXPORTS: dict[str, str] = {
+    "AsyncBlueGreenConsumer": "async_consumer",
+    "create_async_engine": "async_engine",
     "BlueGreenConsumer": "consumer",
-    "BlueGreenError": "consumer",
-    "ParameterInvalidError": "consumer",
-    "ParameterMissingError": "consumer",
+    "BlueGreenError": "errors",
+    "ParameterInvalidError": "errors",
+    "ParameterMissingError": "errors",
+    "ParameterStoreAccessDeniedError": "errors",
+    "ParameterStoreDecryptError": "errors",
+    "ParameterStoreError": "errors",
+    "ParameterStoreThrottledError": "errors",
+    "ParameterStoreUnavailableError": "errors",
+    "RefreshTimeoutError": "errors",
+    "TlsError": "errors",
+    "TlsSettings": "tls",
     "Snapshot": "consumer",
     "connect": "consumer",
     "current": "consumer",
@@ -66,6 +96,7 @@ _EXPORTS: dict[str, str] = {
 }
 
 __all__ = [
+    "AsyncBlueGreenConsumer",
     "BlueGreenConsumer",
     "BlueGreenError",
     "Color",
@@ -73,10 +104,19 @@ __all__ = [
     "ParameterInvalidError",
     "ParameterMissingError",
     "ParameterNames",
+    "ParameterStoreAccessDeniedError",
+    "ParameterStoreDecryptError",
+    "ParameterStoreError",
+    "ParameterStoreThrottledError",
+    "ParameterStoreUnavailableError",
+    "RefreshTimeoutError",
     "Role",
     "Snapshot",
+    "TlsError",
+    "TlsSettings",
     "build_url",
     "connect",
+    "create_async_engine",
     "create_engine",
     "current",
     "default_consumer",

@@ -17,16 +17,27 @@ What happens to connections at a flip:
 * ``pool_recycle`` (default 300 s) bounds the age of idle connections; ``pool_pre_ping`` (default on)
   replaces connections the server has closed.
 
-A new connection refused with MySQL error 1045 refreshes the snapshot once (bypassing the TTL) and is
-retried with the refreshed credentials, as :meth:`BlueGreenConsumer.connect` does.
+A new connection refused with MySQL error 1045 refreshes the snapshot (bypassing the TTL, rate-limited
+as in :meth:`BlueGreenConsumer.refresh_after_denied`) and is retried with the refreshed credentials, as
+:meth:`BlueGreenConsumer.connect` does.
+
+TLS follows the consumer's settings (:mod:`bluegreen_db.tls`, default ``verify-full``) for the
+``pymysql`` driver: every new connection gets the consumer's ``SSLContext`` and is checked to be
+encrypted. ``connect_args`` holding ``ssl``/``ssl_*`` replace them; another driver needs them.
+
+Forked workers (gunicorn ``--preload``, Celery prefork, ``multiprocessing``): in every child,
+``os.register_at_fork`` applies SQLAlchemy's own rule to each engine made here,
+``engine.dispose(close=False)`` (the child never reuses the parent's pooled sockets, and never closes
+them), and restarts the ``drain_interval`` thread, so forked workers drain their own pools.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import weakref
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import create_engine as _sa_create_engine
 from sqlalchemy import event
@@ -38,6 +49,7 @@ from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
 from bluegreen_db.consumer import BlueGreenConsumer, Snapshot, default_consumer, is_access_denied
 from bluegreen_db.dburl import DbUrl
 from bluegreen_db.naming import Color, Role
+from bluegreen_db.tls import ensure_encrypted
 
 logger = logging.getLogger(__name__)
 
@@ -50,8 +62,119 @@ _URL_KEYS = ("host", "port", "user", "username", "password", "passwd", "database
 
 
 def _sa_url(url: DbUrl, drivername: str | None) -> URL:
-    sa_url = make_url(url.render())
+    # Without the URL's TLS options: they are the consumer's business (tls_params), not the dialect's.
+    sa_url = make_url(url.render()).set(query={})
     return sa_url.set(drivername=drivername) if drivername else sa_url
+
+
+def has_own_tls(params: dict[str, Any]) -> bool:
+    return any(k == "ssl" or k.startswith("ssl_") for k in params)
+
+
+def tls_params(source: BlueGreenConsumer, url: DbUrl, params: dict[str, Any], driver: str) -> dict[str, Any]:
+    """``params`` with the consumer's TLS for ``url``, unless the caller set its own."""
+    if has_own_tls(params):
+        return params
+    tls = source.tls_for(url)
+    if driver in ("mysql+pymysql", "mariadb+pymysql"):
+        return {**params, **tls.pymysql_kwargs()}
+    if tls.mode == "disable":
+        return params
+    raise ValueError(
+        f"driver {driver!r}: pass the TLS options in connect_args (ssl=...), or set TLS mode 'disable'"
+    )
+
+
+class FlagSource(Protocol):
+    """What the pool listeners need from a consumer, sync or async (run in SQLAlchemy's greenlet)."""
+
+    def current(self) -> Snapshot: ...
+    def color_now(self) -> Color | None: ...
+    def refresh_after_denied(self, stale: Snapshot) -> Snapshot: ...
+    def open(self, dialect: Dialect, url: DbUrl, cargs: tuple[Any, ...], params: dict[str, Any]) -> Any: ...
+
+
+class _SyncSource:
+    def __init__(self, consumer: BlueGreenConsumer, driver: str) -> None:
+        self.consumer = consumer
+        self.driver = driver
+
+    def current(self) -> Snapshot:
+        return self.consumer.current()
+
+    def color_now(self) -> Color | None:
+        return _current_color(self.consumer)
+
+    def refresh_after_denied(self, stale: Snapshot) -> Snapshot:
+        return self.consumer.refresh_after_denied(stale)
+
+    def open(self, dialect: Dialect, url: DbUrl, cargs: tuple[Any, ...], params: dict[str, Any]) -> Any:
+        own_tls = has_own_tls(params)
+        conn = dialect.connect(*cargs, **tls_params(self.consumer, url, params, self.driver))
+        if not own_tls:
+            ensure_encrypted(conn, self.consumer.tls_for(url), f"{url.host}:{url.port}")
+        return conn
+
+
+def follow_flag(engine: Engine, role: Role, source: FlagSource, replace_on_flip: bool) -> None:
+    """Installs the listeners that make ``engine`` (an async engine's ``sync_engine`` too) follow the flag.
+
+    ``do_connect`` logs every new DBAPI connection in as the current color (retrying once after a
+    1045, rate-limited by the consumer); with ``replace_on_flip``, ``checkout`` replaces pooled
+    connections of the old color and ``checkin`` closes them.
+    """
+
+    def _open(dialect: Dialect, snap: Snapshot, cargs: tuple[Any, ...], cparams: dict[str, Any]) -> Any:
+        url = snap.url(role)
+        _, url_params = dialect.create_connect_args(_sa_url(url, f"{dialect.name}+{dialect.driver}"))
+        params = {k: v for k, v in cparams.items() if k not in _URL_KEYS}
+        params.update({k: v for k, v in url_params.items() if k in _URL_KEYS})
+        return source.open(dialect, url, cargs, params)
+
+    def _do_connect(
+        dialect: Dialect, conn_rec: ConnectionPoolEntry, cargs: tuple[Any, ...], cparams: dict[str, Any]
+    ) -> DBAPIConnection:
+        snap = source.current()
+        try:
+            dbapi_conn = _open(dialect, snap, cargs, cparams)
+        except dialect.loaded_dbapi.OperationalError as exc:
+            if not is_access_denied(exc):
+                raise
+            fresh = source.refresh_after_denied(snap)
+            if fresh.url(role) == snap.url(role):
+                raise
+            logger.info(
+                "access denied for %s; retrying with refreshed credentials %s",
+                snap.url(role).redacted(),
+                fresh.url(role).redacted(),
+            )
+            snap = fresh
+            dbapi_conn = _open(dialect, snap, cargs, cparams)
+        conn_rec.info[COLOR_INFO_KEY] = snap.color
+        return dbapi_conn  # type: ignore[no-any-return]
+
+    event.listen(engine, "do_connect", _do_connect)
+    if not replace_on_flip:
+        return
+
+    def _checkout(
+        dbapi_conn: DBAPIConnection, conn_rec: ConnectionPoolEntry, proxy: PoolProxiedConnection
+    ) -> None:
+        color = conn_rec.info.get(COLOR_INFO_KEY)
+        now = source.color_now()
+        if color is not None and now is not None and color != now:
+            # The pool invalidates this connection and opens a new one (as the current color).
+            raise sa_exc.DisconnectionError(f"pooled connection logged in as {color}; the flag names {now}")
+
+    def _checkin(dbapi_conn: DBAPIConnection | None, conn_rec: ConnectionPoolEntry) -> None:
+        color = conn_rec.info.get(COLOR_INFO_KEY)
+        now = source.color_now()
+        if dbapi_conn is not None and color is not None and now is not None and color != now:
+            # Closed now rather than kept idle: its session would hold the old color "in use".
+            conn_rec.invalidate()
+
+    event.listen(engine, "checkout", _checkout)
+    event.listen(engine, "checkin", _checkin)
 
 
 def create_engine(
@@ -102,58 +225,8 @@ def create_engine(
     engine = _sa_create_engine(passwordless, pool_pre_ping=pool_pre_ping, pool_recycle=pool_recycle, **kwargs)
     driver = engine.url.drivername
 
-    def _open(
-        dialect: Dialect, snap: Snapshot, cargs: tuple[Any, ...], cparams: dict[str, Any]
-    ) -> DBAPIConnection:
-        _, url_params = dialect.create_connect_args(_sa_url(snap.url(role), driver))
-        params = {k: v for k, v in cparams.items() if k not in _URL_KEYS}
-        params.update({k: v for k, v in url_params.items() if k in _URL_KEYS})
-        return dialect.connect(*cargs, **params)
-
-    @event.listens_for(engine, "do_connect")
-    def _do_connect(
-        dialect: Dialect, conn_rec: ConnectionPoolEntry, cargs: tuple[Any, ...], cparams: dict[str, Any]
-    ) -> DBAPIConnection:
-        snap = source.current()
-        try:
-            dbapi_conn = _open(dialect, snap, cargs, cparams)
-        except dialect.loaded_dbapi.OperationalError as exc:
-            if not is_access_denied(exc):
-                raise
-            fresh = source.refresh(stale=snap)
-            if fresh.url(role) == snap.url(role):
-                raise
-            logger.info(
-                "access denied for %s; retrying with refreshed credentials %s",
-                snap.url(role).redacted(),
-                fresh.url(role).redacted(),
-            )
-            snap = fresh
-            dbapi_conn = _open(dialect, snap, cargs, cparams)
-        conn_rec.info[COLOR_INFO_KEY] = snap.color
-        return dbapi_conn
-
-    if replace_on_flip:
-
-        @event.listens_for(engine, "checkout")
-        def _checkout(
-            dbapi_conn: DBAPIConnection, conn_rec: ConnectionPoolEntry, proxy: PoolProxiedConnection
-        ) -> None:
-            color = conn_rec.info.get(COLOR_INFO_KEY)
-            now = _current_color(source)
-            if color is not None and now is not None and color != now:
-                # The pool invalidates this connection and opens a new one (as the current color).
-                raise sa_exc.DisconnectionError(
-                    f"pooled connection logged in as {color}; the flag names {now}"
-                )
-
-        @event.listens_for(engine, "checkin")
-        def _checkin(dbapi_conn: DBAPIConnection | None, conn_rec: ConnectionPoolEntry) -> None:
-            color = conn_rec.info.get(COLOR_INFO_KEY)
-            now = _current_color(source)
-            if dbapi_conn is not None and color is not None and now is not None and color != now:
-                # Closed now rather than kept idle: its session would hold the old color "in use".
-                conn_rec.invalidate()
+    tls_params(source, first.url(role), kwargs.get("connect_args", {}), driver)  # unsupported: fail now
+    follow_flag(engine, role, _SyncSource(source, driver), replace_on_flip)
 
     if drain_interval is not None:
         if not replace_on_flip:
@@ -163,6 +236,8 @@ def create_engine(
         if drain_interval <= 0:
             raise ValueError(f"drain_interval must be > 0 seconds, got {drain_interval}")
         _start_drainer(engine, source, first.color, drain_interval)
+    else:
+        _engines[engine] = None
     return engine
 
 
@@ -177,36 +252,55 @@ def _current_color(source: BlueGreenConsumer) -> Color | None:
         return None
 
 
-def _start_drainer(engine: Engine, source: BlueGreenConsumer, color: Color, interval: float) -> None:
-    """Watches the flag for ``engine`` until the engine is disposed of or garbage-collected.
+class _Drainer:
+    """Watches the flag for one engine until the engine is disposed of or garbage-collected.
 
     After a flip it checks out every idle pooled connection at once and returns them: the checkout
     listener replaces each one of the old color (closing its session), through the pool's own API.
     Replacing the pool instead (``Engine.dispose()``) would leak: connections checked out at that
     moment go back to the discarded pool and stay open until garbage collection.
+
+    A forked child has no threads but the one that forked: :func:`_restart_drainers_in_child` starts
+    a new watcher there for every engine still watched, so forked workers drain their own pools.
     """
-    engine_ref = weakref.ref(engine)
-    stop = threading.Event()
-    weakref.finalize(engine, stop.set)
 
-    @event.listens_for(engine, "engine_disposed")
-    def _disposed(_engine: Engine) -> None:
-        stop.set()  # the application disposed of the engine (shutdown): stop watching
+    def __init__(self, engine: Engine, source: BlueGreenConsumer, color: Color, interval: float) -> None:
+        self._engine_ref = weakref.ref(engine)
+        self._source = source
+        self._seen = color
+        self._interval = interval
+        self._stop = threading.Event()
+        self._name = f"bluegreen-drain-{engine.url.host}"
+        self.stopped = False
 
-    def run() -> None:
-        seen = color
+    def start(self) -> None:
+        threading.Thread(target=self._run, args=(self._stop,), name=self._name, daemon=True).start()
+
+    def stop(self) -> None:
+        self.stopped = True
+        self._stop.set()
+
+    def restart_in_child(self) -> None:
+        if self.stopped or self._engine_ref() is None:
+            return
+        self._stop = threading.Event()  # the parent's may have had its lock taken at fork time
+        self.start()
+
+    def _run(self, stop: threading.Event) -> None:
         pending = 0  # cycles still to run: on the flip and once more, for connections checked in meanwhile
-        while not stop.wait(interval):
-            target = engine_ref()
+        while not stop.wait(self._interval):
+            target = self._engine_ref()
             if target is None:
                 return
             try:
-                now = source.current().color
-                if now != seen:
+                now = self._source.current().color
+                if now != self._seen:
                     logger.info(
-                        "blue/green flag moved from %s to %s: replacing idle pooled connections", seen, now
+                        "blue/green flag moved from %s to %s: replacing idle pooled connections",
+                        self._seen,
+                        now,
                     )
-                    seen, pending = now, 2
+                    self._seen, pending = now, 2
                 if pending:
                     pending -= 1
                     _cycle_idle(target)
@@ -214,7 +308,46 @@ def _start_drainer(engine: Engine, source: BlueGreenConsumer, color: Color, inte
                 logger.warning("could not drain the old color's idle connections; will retry", exc_info=True)
             del target
 
-    threading.Thread(target=run, name=f"bluegreen-drain-{engine.url.host}", daemon=True).start()
+
+_engines: weakref.WeakKeyDictionary[Engine, _Drainer | None] = weakref.WeakKeyDictionary()
+_drainers_keep: dict[int, _Drainer] = {}  # drainer objects live as long as their engine (see below)
+_forking = False  # set while the at-fork handler disposes of the child's pools
+
+
+def _start_drainer(engine: Engine, source: BlueGreenConsumer, color: Color, interval: float) -> None:
+    drainer = _Drainer(engine, source, color, interval)
+    _drainers_keep[id(drainer)] = drainer
+    _engines[engine] = drainer
+
+    def _forget(key: int = id(drainer)) -> None:
+        gone = _drainers_keep.pop(key, None)
+        if gone is not None:
+            gone.stop()
+
+    weakref.finalize(engine, _forget)
+
+    @event.listens_for(engine, "engine_disposed")
+    def _disposed(_engine: Engine) -> None:
+        if not _forking:
+            drainer.stop()  # the application disposed of the engine (shutdown): stop watching
+
+    drainer.start()
+
+
+def _after_fork_in_child() -> None:
+    global _forking  # noqa: PLW0603 - the child runs one thread here
+    _forking = True
+    try:
+        for engine, drainer in list(_engines.items()):
+            engine.dispose(close=False)  # SQLAlchemy's rule for a forked child: a new, empty pool
+            if drainer is not None:
+                drainer.restart_in_child()
+    finally:
+        _forking = False
+
+
+if hasattr(os, "register_at_fork"):  # POSIX only
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def _cycle_idle(engine: Engine) -> None:

@@ -17,6 +17,7 @@ import pytest
 
 from app import lambda_handler
 from bluegreen_ops.driver import RotationDriver
+from tests.faults import StallingProxy
 
 TTL = 1.0  # consumer cache TTL in these tests
 GRACE = 2  # ROTATION_GRACE_SECONDS: just above the TTL, as the contract requires
@@ -55,7 +56,9 @@ class Rotator:
 
 
 @pytest.fixture
-def layer_stack(make_stack: Any) -> Any:
+def layer_stack(make_stack: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
+    # The session's MariaDB serves no TLS: consumers must say so (their default is verify-full).
+    monkeypatch.setenv("BLUEGREEN_DB_TLS_MODE", "disable")
     return make_stack(grace=GRACE)
 
 
@@ -97,3 +100,10 @@ def no_password_in_logs(caplog: pytest.LogCaptureFixture, layer_stack: Any) -> I
     text = "\n".join(r.getMessage() for r in caplog.records)
     for password in passwords:
         assert password not in text
+
+
+@pytest.fixture
+def stalling_proxy(moto_server: Any) -> Iterator[StallingProxy]:
+    proxy = StallingProxy(moto_server.port)
+    yield proxy
+    proxy.close()

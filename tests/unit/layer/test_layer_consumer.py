@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import subprocess
 import sys
 import threading
@@ -79,6 +80,7 @@ def make(
 ) -> tuple[BlueGreenConsumer, FakeSSM, Clock]:
     ssm = FakeSSM(parameters() if values is None else values)
     clock = Clock()
+    kwargs.setdefault("tls_mode", "disable")  # the fake connections below have no socket to check
     consumer = BlueGreenConsumer(PREFIX, ttl=ttl, client=ssm, clock=clock, environ={}, **kwargs)  # type: ignore[arg-type]
     return consumer, ssm, clock
 
@@ -373,7 +375,7 @@ def test_connect_passes_credentials_and_defaults(monkeypatch):
         "password": BLUE_PW,
         "database": "appdb",
         "connect_timeout": 2,
-        "ssl": {"ca": "/ca.pem"},
+        "ssl": {"ca": "/ca.pem"},  # the caller's own TLS settings replace the consumer's
     }
 
 
@@ -408,7 +410,8 @@ def test_importing_the_layer_loads_neither_boto3_nor_pymysql_nor_sqlalchemy():
     code = (
         "import sys, bluegreen_db, bluegreen_db.consumer;"
         "c = bluegreen_db.BlueGreenConsumer('/db/x');"
-        "print(sorted(m for m in ('boto3', 'botocore', 'pymysql', 'sqlalchemy') if m in sys.modules))"
+        "print(sorted(m for m in ('boto3', 'botocore', 'pymysql', 'sqlalchemy', 'aiomysql', 'django', 'ssl')"
+        " if m in sys.modules))"
     )
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=LAYER_PYTHON
@@ -449,8 +452,13 @@ def test_refresh_failure_serves_the_stale_snapshot_then_backs_off(caplog):
     assert consumer.current() is first
     assert len(broken_calls) == 1  # backed off: no call for min(ttl, 5) seconds
     clock.now += 5
-    assert consumer.current() is first
+    assert consumer.current() is first  # still failing: retried in the background, not waited for
+    deadline = time.monotonic() + 5
+    while len(broken_calls) < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
     assert len(broken_calls) == 2
+    while consumer._flight is not None and time.monotonic() < deadline:
+        time.sleep(0.01)
     clock.now += 300  # past ttl + stale_if_error: the outage surfaces
     with pytest.raises(OutageError):
         consumer.current()
@@ -480,3 +488,56 @@ def test_configuration_errors_are_never_hidden_by_a_stale_snapshot():
     clock.now += 61
     with pytest.raises(ParameterMissingError):
         consumer.current()
+
+
+def test_the_lambda_layer_bundles_no_django_code():
+    """template.yaml zips layer/ as is: the Django backend lives in server/, outside it."""
+    layer = LAYER_PYTHON.parent
+    imports = re.compile(r"^\s*(import|from)\s+(django|bluegreen_db_django)\b", re.MULTILINE)
+    offenders = [str(p.relative_to(layer)) for p in layer.rglob("*.py") if imports.search(p.read_text())]
+    assert not (layer / "python" / "bluegreen_db_django").exists()
+    assert offenders == []
+
+
+# -- bounded waits and rate-limited forced refreshes -------------------------------------------
+
+
+def test_refresh_timeout_is_shorter_than_botocores_whole_retry_budget(monkeypatch):
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.delenv("AWS_MAX_ATTEMPTS", raising=False)
+    consumer = BlueGreenConsumer(PREFIX, environ={})
+    config = consumer.client.meta.config
+    budget = (config.connect_timeout + config.read_timeout) * config.retries["total_max_attempts"]
+    assert consumer.refresh_timeout == consumer_module.DEFAULT_REFRESH_TIMEOUT == 5.0
+    assert consumer.refresh_timeout < budget
+    assert BlueGreenConsumer(PREFIX, environ={"BLUEGREEN_REFRESH_TIMEOUT": "2.5"}).refresh_timeout == 2.5
+    with pytest.raises(ValueError, match="refresh_timeout"):
+        BlueGreenConsumer(PREFIX, environ={}, refresh_timeout=0)
+
+
+def test_forced_refreshes_once_per_snapshot_and_at_most_once_per_interval():
+    consumer, ssm, clock = make(ttl=3600, forced_refresh_interval=5)
+    first = consumer.current()
+    second = consumer.refresh_after_denied(first)
+    assert second.generation == 2 and len(ssm.calls) == 2
+    assert consumer.refresh_after_denied(first) is second  # already replaced: no call
+    assert consumer.refresh_after_denied(second) is second  # within the interval: no call
+    assert len(ssm.calls) == 2
+    clock.now += 5
+    third = consumer.refresh_after_denied(second)
+    assert third.generation == 3 and len(ssm.calls) == 3
+    clock.now += 60
+    assert consumer.refresh_after_denied(second) is third  # once per snapshot, whatever the interval
+    assert len(ssm.calls) == 3
+
+
+def test_a_slow_refresh_never_holds_callers_past_the_refresh_timeout():
+    consumer, ssm, clock = make(ttl=10, refresh_timeout=0.2)
+    first = consumer.current()
+    ssm.delay = 2.0
+    clock.now += 11
+    started = time.monotonic()
+    assert consumer.current() is first  # the refresher gives up at the timeout, serving the stale one
+    assert time.monotonic() - started < 1.5
+    assert consumer.current() is first  # backing off (and the call is still in flight): at once
+    assert len(ssm.calls) == 2

@@ -1,0 +1,149 @@
+"""The asyncio path against the real stack: AsyncBlueGreenConsumer.connect and the aiomysql engine keep
+serving through three real rotations (ACTIVE_SESSION_POLICY=fail, grace just above the TTL)."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+
+import pymysql
+import pytest
+from sqlalchemy import text
+
+from bluegreen_db.async_consumer import AsyncBlueGreenConsumer
+from bluegreen_db.async_engine import create_async_engine
+from bluegreen_db.consumer import BlueGreenConsumer
+from bluegreen_db.errors import TlsError
+from tests.helpers import secret_value
+
+WHO_SQL = "SELECT SUBSTRING_INDEX(CURRENT_USER(), '@', 1)"
+
+
+class AsyncLoad:
+    """An event loop in its own thread running direct-connect and pooled-engine workers until stopped."""
+
+    def __init__(self, consumer: AsyncBlueGreenConsumer, workers: int = 4) -> None:
+        self.consumer = consumer
+        self.workers = workers
+        self.seen: list[tuple[float, str, str]] = []  # (time, path, user)
+        self.errors: list[str] = []
+        self.loop_blocked_max = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=lambda: asyncio.run(self._main()), daemon=True)
+        self._ready = threading.Event()
+
+    def __enter__(self) -> AsyncLoad:
+        self._thread.start()
+        assert self._ready.wait(30), "the async load did not start"
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=60)
+
+    async def _main(self) -> None:
+        engine = await create_async_engine("writer", consumer=self.consumer, pool_size=2, max_overflow=0)
+        self._ready.set()
+        tasks = [asyncio.create_task(self._direct()) for _ in range(self.workers)]
+        tasks += [asyncio.create_task(self._pooled(engine)) for _ in range(self.workers)]
+        tasks.append(asyncio.create_task(self._heartbeat()))
+        while not self._stop.is_set():
+            await asyncio.sleep(0.05)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await engine.dispose()
+
+    async def _direct(self) -> None:
+        while True:
+            try:
+                conn = await self.consumer.connect("reader")
+                try:
+                    async with conn.cursor() as cur:
+                        await cur.execute(WHO_SQL)
+                        (user,) = await cur.fetchone()
+                finally:
+                    conn.close()
+                self.seen.append((time.monotonic(), "direct", str(user)))
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                self.errors.append(f"direct: {type(exc).__name__}: {exc}")
+            await asyncio.sleep(0.01)
+
+    async def _pooled(self, engine) -> None:
+        while True:
+            try:
+                async with engine.connect() as conn:
+                    user = await conn.scalar(text(WHO_SQL))
+                self.seen.append((time.monotonic(), "pooled", str(user)))
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                self.errors.append(f"pooled: {type(exc).__name__}: {exc}")
+            await asyncio.sleep(0.01)
+
+    async def _heartbeat(self) -> None:
+        """How long the loop was ever kept from running a 10 ms timer (a blocking refresh would show)."""
+        while True:
+            started = time.monotonic()
+            await asyncio.sleep(0.01)
+            self.loop_blocked_max = max(self.loop_blocked_max, time.monotonic() - started - 0.01)
+
+
+@pytest.mark.slow
+def test_async_consumer_and_engine_through_three_rotations(layer_stack, rotator, ttl, no_password_in_logs):
+    stack = layer_stack
+    assert rotator.rotate() == "green"  # adoption
+    consumer = AsyncBlueGreenConsumer(BlueGreenConsumer(stack.prefix, ttl=ttl))
+    users = {"blue": stack.app.username, "green": f"{stack.app.username}_green"}
+    with AsyncLoad(consumer) as load:
+        flags = []
+        for _ in range(3):
+            flags.append(rotator.rotate())
+            no_password_in_logs.append(secret_value(stack)["password"])
+        time.sleep(ttl * 2.5)
+    assert load.errors == []
+    assert flags == ["blue", "green", "blue"]
+    last = rotator.last_finished
+    assert last is not None
+    for path in ("direct", "pooled"):
+        assert {u for _, p, u in load.seen if p == path} == set(users.values())
+        late = {u for ts, p, u in load.seen if p == path and ts > last + ttl * 2 + 0.1}
+        assert late == {users["blue"]}, f"{path}: after two TTLs every worker uses the flag's color"
+    assert consumer.sync.refreshes < len(load.seen) / 5
+
+
+def test_async_access_denied_refreshes_once_and_retries(layer_stack, rotator, count_ssm_calls):
+    stack = layer_stack
+    rotator.rotate()  # green
+    sync = BlueGreenConsumer(stack.prefix, ttl=3600)
+    calls = count_ssm_calls(sync.client)
+    consumer = AsyncBlueGreenConsumer(sync)
+
+    async def who() -> str:
+        conn = await consumer.connect()
+        try:
+            async with conn.cursor() as cur:
+                await cur.execute(WHO_SQL)
+                return str((await cur.fetchone())[0])
+        finally:
+            conn.close()
+
+    assert asyncio.run(who()).endswith("_green")
+    rotator.rotate()  # blue
+    rotator.rotate()  # green gets a new password: the cached one is wrong now
+    assert asyncio.run(who()) == f"{stack.app.username}_green"
+    assert calls["GetParameters"] == 2
+
+
+def test_async_connect_refuses_plaintext_when_tls_is_required(layer_stack, rotator, monkeypatch):
+    """The session's MariaDB offers no TLS: aiomysql alone would log in in plaintext."""
+    stack = layer_stack
+    rotator.rotate()
+    consumer = AsyncBlueGreenConsumer(BlueGreenConsumer(stack.prefix, tls_mode="require"))
+    with pytest.raises(TlsError, match="offers no TLS"):
+        asyncio.run(consumer.connect())
+    with pytest.raises(pymysql.err.OperationalError):  # and the sync path (PyMySQL) refuses too
+        consumer.sync.connect()
