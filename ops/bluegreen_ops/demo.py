@@ -87,6 +87,7 @@ def main() -> int:
         "PARAMETER_PREFIX": PREFIX,
         "ROTATION_GRACE_SECONDS": str(GRACE_SECONDS),
         "DB_TLS_MODE": "disable",  # the demo's MariaDB serves no TLS; production default is verify-full
+        "BLUEGREEN_DB_TLS_MODE": "disable",  # the same for the demo's consumer (the layer)
         "POWERTOOLS_LOG_LEVEL": "WARNING",
         "POWERTOOLS_METRICS_DISABLED": "true",
     }

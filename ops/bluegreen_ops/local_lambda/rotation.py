@@ -280,7 +280,12 @@ def local_rotation(
             secretsmanager=secretsmanager,
             ssm=ssm,
             workdir=workdir,
-            function_env={ROTATION_FUNCTION: {**LOCAL_ROTATION_ENV, **(rotation_env or {})}},
+            function_env={
+                ROTATION_FUNCTION: {**LOCAL_ROTATION_ENV, **(rotation_env or {})},
+                # The stand-in MariaDB's certificate names the bridge gateway, not a DNS name the
+                # consumer could verify; TLS is still required (never plaintext).
+                CONSUMER_FUNCTION: {"BLUEGREEN_DB_TLS_MODE": "require", "BLUEGREEN_DB_TLS_CA_FILE": ""},
+            },
         )
         rotation.write_env_file()
         yield rotation
