@@ -61,7 +61,7 @@ def test_adopt_rewrites_stale_urls_of_the_current_color(cli, stack):
     cli("adopt")
     stack.ssm.put_parameter(
         Name=f"{stack.prefix}/blue/reader-db-url",
-        Value=f"mysql+pymysql://{stack.app.username}:stale@127.0.0.1:{stack.db.port}/db",
+        Value=f"mysql+pymysql://{stack.app.username}:old-Passw0rd-x@127.0.0.1:{stack.db.port}/db",
         Type="SecureString",
         Overwrite=True,
     )
