@@ -71,7 +71,7 @@ class JsonAwareGroup(click.Group):
         try:
             code = super().main(argv, *a, **kw)
         except click.UsageError as exc:
-            click.echo(exc.format_message(), err=True)
+            exc.show()  # click's usage text and error line, on stderr as always
             click.echo(json.dumps(error_document(exc.format_message(), EXIT_USAGE), indent=2))
             sys.exit(EXIT_USAGE)
         except click.ClickException as exc:

@@ -403,7 +403,9 @@ def describe(env: Env) -> SecretMeta:
     except ClientError as exc:
         code = error_code(exc)
         if code == "ResourceNotFoundException":
-            raise CliError(f"secret {env.secret_id!r} not found in this account and region") from None
+            raise CliError(
+                f"secret {env.secret_id!r} not found in this account and region", code="not-found"
+            ) from None
         raise
     return SecretMeta(
         state=SecretState.from_description(meta),
