@@ -146,7 +146,7 @@ def test_the_aws_path_pre_check_refuses_before_rotatesecret(cli, stack):
             ssm=stack.ssm,
         )
         meta = cli_common.describe(env)
-        with pytest.raises(cli_common.RefusedError, match="live session.*--force starts it anyway"):
+        with pytest.raises(cli_common.RefusedError, match=r"live session.*--force starts it anyway"):
             cli_rotate.preflight(env, meta, local=False, force=False)
         cli_rotate.preflight(env, meta, local=False, force=True)  # the operator overrides this shell
     finally:
