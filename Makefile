@@ -7,14 +7,19 @@ SAM_VENV := .venv-sam
 export SAM_CLI_TELEMETRY := 0
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
-.PHONY: mariadb deps demo test lint typecheck template unit integration bench invoke clean
+.PHONY: mariadb deps demo stack stack-down test lint typecheck template unit integration bench invoke clean
 
 $(BIN)/.installed: requirements-dev.txt rotation_lambda/requirements.txt pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -r requirements-dev.txt
-	$(BIN)/pip install --quiet --no-deps -e .
-	touch $@
+	@echo "creating the virtual environment $(VENV)"
+	@$(PYTHON) -m venv $(VENV)
+	@echo "upgrading pip in $(VENV)..."
+	@$(BIN)/pip install --quiet --disable-pip-version-check --upgrade pip
+	@echo "installing Python packages into $(VENV) (about 30 s)..."
+	@$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	@echo "installing this project into $(VENV) (editable)..."
+	@$(BIN)/pip install --quiet --disable-pip-version-check --no-deps -e .
+	@echo "$(VENV) is ready"
+	@touch $@
 
 mariadb:
 	@command -v mariadbd >/dev/null 2>&1 || test -x /usr/sbin/mariadbd || { \
@@ -25,6 +30,15 @@ deps: $(BIN)/.installed mariadb
 
 demo: deps
 	$(BIN)/python -m bluegreen_ops.demo
+
+# A persistent local stack (MariaDB with TLS + moto's server, demo/aurora adopted) to practise the
+# runbook on. Prints the environment; in your shell: eval "$$(.venv/bin/bluegreen local env)"
+stack: deps
+	@$(BIN)/bluegreen local up
+	@echo 'now: eval "$$(.venv/bin/bluegreen local env)"   stop: make stack-down' >&2
+
+stack-down: deps
+	@$(BIN)/bluegreen local down >/dev/null
 
 lint: deps
 	$(BIN)/ruff check .
