@@ -17,7 +17,10 @@ $(BIN)/.installed: requirements-dev.txt rotation_lambda/requirements.txt pyproje
 	@echo "installing Python packages into $(VENV) (about 30 s)..."
 	@$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	@echo "installing this project into $(VENV) (editable)..."
-	@$(BIN)/pip install --quiet --disable-pip-version-check --no-deps -e .
+	@# setuptools' InformationOnly notice for every editable install that maps package dirs (ours
+	@# live in rotation_lambda/, layer/python/ and ops/): it only says that same-named folders in the
+	@# working directory could shadow them, and there are none. Filtered by its text, nothing else.
+	@PYTHONWARNINGS="ignore:Editable installation" $(BIN)/pip install --quiet --disable-pip-version-check --no-deps -e .
 	@echo "$(VENV) is ready"
 	@touch $@
 
