@@ -7,7 +7,7 @@ SAM_VENV := .venv-sam
 export SAM_CLI_TELEMETRY := 0
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
-.PHONY: mariadb deps demo stack stack-down test lint typecheck template unit integration bench invoke clean
+.PHONY: mariadb jq deps demo stack stack-down test lint typecheck template unit integration bench invoke clean
 
 $(BIN)/.installed: requirements-dev.txt rotation_lambda/requirements.txt pyproject.toml
 	@echo "creating the virtual environment $(VENV)"
@@ -29,7 +29,13 @@ mariadb:
 	  echo "installing Debian's mariadb-server"; \
 	  $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mariadb-server mariadb-client >/dev/null; }
 
-deps: $(BIN)/.installed mariadb
+# jq: the runbook's examples pipe `--output json` through it (tests/integration/cli/test_runbook.py)
+jq:
+	@command -v jq >/dev/null 2>&1 || { \
+	  echo "installing Debian's jq"; \
+	  $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq jq >/dev/null; }
+
+deps: $(BIN)/.installed mariadb jq
 
 demo: deps
 	$(BIN)/python -m bluegreen_ops.demo
