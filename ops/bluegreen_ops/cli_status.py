@@ -34,6 +34,7 @@ from .cli_common import (
     read_version,
     render_table,
 )
+from .cli_repair import ROLLBACK_LABEL
 from .diagnosis import Problem, grace_line, in_grace, next_rotation, ranked, seconds_since_flip
 
 _STAGE_ORDER = {CURRENT: 0, PENDING: 1, PREVIOUS: 2}
@@ -306,7 +307,13 @@ def _diagnose(report: StatusReport, env: Env, mirror: MirrorState, current: DbSe
         if pending is not None and pending_works and pending.color == other:
             fix = f"finish rotation {stuck}, whose {other} password logs in, so consumers move to it: {retry}"
         elif previous_other and previous is not None and previous.login == "yes" and not stuck:
-            fix = f"go back to AWSPREVIOUS ({other}), which logs in: `bluegreen rollback --secret-id {sid}`"
+            # --force: AWSCURRENT may be where an earlier rollback put it (rollback refuses to undo
+            # one without it); going back is right here, since AWSCURRENT no longer logs in.
+            force = " --force" if ROLLBACK_LABEL in current_facts.stages else ""
+            fix = (
+                f"go back to AWSPREVIOUS ({other}), which logs in: "
+                f"`bluegreen rollback{force} --secret-id {sid}`"
+            )
         else:
             fix = f"{repair} sets {current.username!r}'s password back to AWSCURRENT's (as the master user)"
         report.problems.append(

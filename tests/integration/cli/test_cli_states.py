@@ -372,3 +372,19 @@ def test_rotate_now_local_prints_each_step_once_and_no_raw_log_lines(make_stack,
     assert stages(stack)[token] == ["AWSPENDING"]  # left staged, as Secrets Manager would
     verbose = cli("rotate-now", "--local", "--token", token, "--verbose")
     assert '"level":"INFO"' in verbose.stderr.replace(" ", "")
+
+
+def test_an_outage_with_a_working_previous_color_says_roll_back(cli, stack):
+    cli("adopt")
+    rotate(stack)  # green current
+    green = f"{stack.app.username}_green"
+    stack.db.execute("ALTER USER %s@'%%' IDENTIFIED BY %s", (green, HAND_PASSWORD))
+    report = cli.json("status", expect=3)
+    assert report["severity"] == "outage" and f"does not log in as '{green}'" in report["verdict"]
+    assert report["fix"].startswith(
+        f"go back to AWSPREVIOUS (blue), which logs in: `bluegreen rollback --secret-id"
+    )
+    cli("rollback")
+    after = cli.json("status", expect=3)  # consumers are back on blue; green stays broken (cosmetic)
+    assert after["severity"] == "cosmetic" and flag(stack) == "blue"
+    assert login_as(url(stack, "blue")) == stack.app.username
