@@ -382,7 +382,7 @@ def test_an_outage_with_a_working_previous_color_says_roll_back(cli, stack):
     report = cli.json("status", expect=3)
     assert report["severity"] == "outage" and f"does not log in as '{green}'" in report["verdict"]
     assert report["fix"].startswith(
-        f"go back to AWSPREVIOUS (blue), which logs in: `bluegreen rollback --secret-id"
+        "go back to AWSPREVIOUS (blue), which logs in: `bluegreen rollback --secret-id"
     )
     cli("rollback")
     after = cli.json("status", expect=3)  # consumers are back on blue; green stays broken (cosmetic)
