@@ -40,7 +40,7 @@ from .localstack import (
     seed_application,
 )
 
-SECRET_NAME = "demo/aurora"  # noqa: S105 - a name, not a password
+SECRET_NAME = "demo/aurora"  # noqa: S105 # nosec B105 - a secret's name, not a password
 PREFIX = "/db/demo"
 STATE_FILE = "stack.json"
 ENV_NAMES = (
@@ -69,8 +69,8 @@ class StackState:
     db_pid: int
     moto_port: int
     moto_pid: int
-    secret_arn: str
     grace_seconds: int
+    secret_arn: str | None = None  # set once demo/aurora is created (pid files are written before)
 
     @property
     def endpoint(self) -> str:
@@ -158,7 +158,8 @@ def up(state_dir: Path, *, grace_seconds: int = 0, progress: object = None) -> t
     moto_process: subprocess.Popen[bytes] | None = None
     try:
         db.start()
-        assert db.process is not None  # noqa: S101 - start() sets it
+        if db.process is None:
+            raise StackError("mariadbd did not start")
         moto_port = free_port()
         log = state_dir / "moto.log"
         say(f"starting moto's server on 127.0.0.1:{moto_port} ...")
@@ -177,7 +178,6 @@ def up(state_dir: Path, *, grace_seconds: int = 0, progress: object = None) -> t
             db_pid=db.process.pid,
             moto_port=moto_port,
             moto_pid=moto_process.pid,
-            secret_arn="",
             grace_seconds=grace_seconds,
         )
         (state_dir / STATE_FILE).write_text(json.dumps(asdict(state), indent=2))
