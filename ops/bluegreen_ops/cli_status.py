@@ -134,6 +134,8 @@ def inspect(env: Env, *, check_db: bool = True, now: datetime | None = None) -> 
         now=now,
     )
     for vid, stages in meta.staged_versions():
+        if set(stages) == {ROLLBACK_LABEL}:
+            continue  # an old rollback's mark, left on a version rotations have since moved past
         facts = VersionFacts(vid, sorted(stages, key=lambda s: (_STAGE_ORDER.get(s, 3), s)))
         try:
             facts.secret = read_version(env, meta, vid, f"version {vid}")
