@@ -339,6 +339,21 @@ def _diagnose(report: StatusReport, env: Env, mirror: MirrorState, current: DbSe
                     f"`bluegreen adopt --secret-id {sid}` (flag -> AWSCURRENT's color, {current.color})",
                 )
             )
+        elif previous is not None or report.meta.last_rotated is not None:
+            # Rotated before, yet nothing under this prefix: far likelier the wrong prefix than a lost
+            # mirror, and adopting here would start a second mirror nobody reads.
+            report.problems.append(
+                Problem(
+                    "unchecked",
+                    f"no flag and no URLs under {report.names.prefix} although the secret has been rotated: "
+                    "the function probably writes under another prefix (its PARAMETER_PREFIX, or the "
+                    "secret's parameterPrefix)",
+                    "re-run with the function's prefix: `bluegreen status --parameter-prefix <prefix> "
+                    f"--secret-id {sid}` (only if the mirror really is lost: `bluegreen adopt "
+                    f"--parameter-prefix {report.names.prefix} --secret-id {sid}`)",
+                )
+            )
+            return  # every other mirror check would only repeat "missing" under the wrong prefix
         else:
             report.problems.append(
                 Problem(

@@ -388,3 +388,16 @@ def test_an_outage_with_a_working_previous_color_says_roll_back(cli, stack):
     after = cli.json("status", expect=3)  # consumers are back on blue; green stays broken (cosmetic)
     assert after["severity"] == "cosmetic" and flag(stack) == "blue"
     assert login_as(url(stack, "blue")) == stack.app.username
+
+
+def test_status_under_the_wrong_prefix_does_not_suggest_a_second_mirror(cli, stack, monkeypatch):
+    cli("adopt")
+    rotate(stack)
+    monkeypatch.delenv("PARAMETER_PREFIX")  # the operator forgot it: /db/{ENV} = /db/dev
+    report = cli.json("status", expect=1)
+    assert (
+        report["severity"] == "unchecked"
+        and "under /db/dev although the secret has been rotated" in (report["verdict"])
+    )
+    assert report["fix"].startswith("re-run with the function's prefix: `bluegreen status --parameter-prefix")
+    assert cli.json("status", "--parameter-prefix", stack.prefix)["consistent"] is True
