@@ -283,6 +283,8 @@ class Env:
     sm: SecretsManagerClient
     ssm: SSMClient
     prefix_option: str | None = None
+    region: str | None = None
+    profile: str | None = None
     store: SecretStore = field(init=False)
 
     def __post_init__(self) -> None:
@@ -360,7 +362,16 @@ def build_env(secret_id: str, region: str | None, profile: str | None, prefix: s
     except InvalidInputError as exc:
         raise CliError(f"bad configuration in the environment: {exc}", EXIT_USAGE) from None
     sm, ssm = make_clients(region, profile)
-    return Env(secret_id=secret_id, out=out, settings=settings, sm=sm, ssm=ssm, prefix_option=prefix)
+    return Env(
+        secret_id=secret_id,
+        out=out,
+        settings=settings,
+        sm=sm,
+        ssm=ssm,
+        prefix_option=prefix,
+        region=region,
+        profile=profile,
+    )
 
 
 @dataclass(frozen=True)
@@ -395,6 +406,62 @@ class SecretMeta:
         if not self.rotation_lambda_arn or self.rotation_lambda_arn == PLACEHOLDER_LAMBDA_ARN:
             return None  # none, or the local driver's placeholder: there are no logs to tail
         return self.rotation_lambda_arn.split(":function:", 1)[-1].split(":", 1)[0]
+
+
+@dataclass(frozen=True)
+class GuardSettings:
+    """The settings setSecret's guards use, and where they were read."""
+
+    grace_seconds: int
+    session_policy: str
+    source: str  # "the function" or "this shell"
+
+    def describe(self) -> str:
+        return (
+            f"ROTATION_GRACE_SECONDS={self.grace_seconds}, ACTIVE_SESSION_POLICY={self.session_policy} "
+            f"(from {self.source})"
+        )
+
+
+_LAMBDA_CONFIG = Config(
+    retries={"mode": "standard", "max_attempts": 2},
+    connect_timeout=3,
+    read_timeout=5,
+    user_agent_extra="bluegreen-cli",
+)
+
+
+def read_function_variables(env: Env, function_arn: str) -> dict[str, str] | None:
+    """The rotation function's environment variables (GetFunctionConfiguration), or None when they
+    cannot be read (no lambda:GetFunctionConfiguration permission, another account, no network)."""
+    try:
+        session = boto3.Session(profile_name=env.profile, region_name=env.region)
+        client: Any = session.client("lambda", config=_LAMBDA_CONFIG)
+        config = client.get_function_configuration(FunctionName=function_arn)
+    except (ClientError, BotoCoreError):
+        return None
+    variables = config.get("Environment", {}).get("Variables", {})
+    return {str(k): str(v) for k, v in variables.items()}
+
+
+def guard_settings(env: Env, meta: SecretMeta) -> GuardSettings:
+    """ROTATION_GRACE_SECONDS and ACTIVE_SESSION_POLICY as the deployed function has them, when its
+    configuration can be read; else this shell's (the same variables, the same defaults)."""
+    shell = GuardSettings(
+        env.settings.rotation_grace_seconds, env.settings.active_session_policy, "this shell"
+    )
+    if meta.function_name is None or meta.rotation_lambda_arn is None:
+        return shell
+    variables = read_function_variables(env, meta.rotation_lambda_arn)
+    if variables is None:
+        return shell
+    try:
+        function = Settings.from_env(
+            {k: v for k, v in variables.items() if k in ("ROTATION_GRACE_SECONDS", "ACTIVE_SESSION_POLICY")}
+        )
+    except InvalidInputError:
+        return shell  # the function itself would fail on them: its own error says so
+    return GuardSettings(function.rotation_grace_seconds, function.active_session_policy, "the function")
 
 
 def describe(env: Env) -> SecretMeta:

@@ -31,6 +31,7 @@ from .cli_common import (
     EXIT_REFUSED,
     CliError,
     Env,
+    GuardSettings,
     RefusedError,
     SecretMeta,
     Staged,
@@ -38,6 +39,7 @@ from .cli_common import (
     check_url,
     describe,
     format_duration,
+    guard_settings,
     read_stage,
     read_version,
     staged,
@@ -266,34 +268,41 @@ def preflight(env: Env, meta: SecretMeta, *, local: bool, force: bool) -> None:
     mirror = env.mirror_for(current).read()
     target_user = current.username_of(other_color(current.color))
     sessions = _count_sessions(env, current, target_user)
+    # --local: the function runs here, with this shell's settings; on AWS, its own when readable.
+    if local:
+        guard = GuardSettings(
+            env.settings.rotation_grace_seconds, env.settings.active_session_policy, "this shell"
+        )
+    else:
+        guard = guard_settings(env, meta)
     forecast = next_rotation(
         current,
         mirror,
         now=datetime.now(UTC),
-        grace_seconds=env.settings.rotation_grace_seconds,
+        grace_seconds=guard.grace_seconds,
         sessions=sessions,
-        policy=env.settings.active_session_policy,
+        policy=guard.session_policy,
     )
     if forecast.refusal is None:
         return
-    settings = (
-        f"ROTATION_GRACE_SECONDS={env.settings.rotation_grace_seconds}, "
-        f"ACTIVE_SESSION_POLICY={env.settings.active_session_policy}"
-    )
     if local:
         raise RefusedError(
             f"setSecret would refuse this rotation: {forecast.refusal}. Checked before starting, with the "
-            f"settings the function runs with here ({settings}); nothing was staged"
+            f"settings the function runs with here ({guard.describe()}); nothing was staged"
         )
     if not force:
+        override = (
+            ""
+            if guard.source == "the function"
+            else " If the function's settings differ, --force starts it anyway"
+        )
         raise RefusedError(
             f"setSecret would refuse this rotation: {forecast.refusal}. Checked before RotateSecret with "
-            f"this shell's {settings}; nothing was staged. If the function's settings differ, --force "
-            "starts it anyway"
+            f"{guard.describe()}; nothing was staged.{override}"
         )
     env.out.progress(
-        f"--force: starting although this shell predicts a refusal ({forecast.refusal}); if the function "
-        "refuses it too, AWSPENDING stays staged and the result says how to clear it"
+        f"--force: starting although setSecret is predicted to refuse ({forecast.refusal}); if it does, "
+        "AWSPENDING stays staged and the result says how to clear it"
     )
 
 

@@ -31,6 +31,7 @@ from .cli_common import (
     abandon_command,
     check_url,
     describe,
+    guard_settings,
     read_version,
     render_table,
 )
@@ -76,6 +77,7 @@ class StatusReport:
     session_policy: str
     checked_db: bool
     now: datetime
+    settings_source: str = "this shell"
     versions: list[VersionFacts] = field(default_factory=list)
     mirror: MirrorState | None = None
     urls: list[UrlFacts] = field(default_factory=list)
@@ -125,13 +127,15 @@ def inspect(env: Env, *, check_db: bool = True, now: datetime | None = None) -> 
     """Gathers the facts and the problems; changes nothing."""
     now = now or datetime.now(UTC)
     meta = describe(env)
+    guard = guard_settings(env, meta)
     report = StatusReport(
         meta=meta,
         names=env.names_for(None),
-        grace_seconds=env.settings.rotation_grace_seconds,
-        session_policy=env.settings.active_session_policy,
+        grace_seconds=guard.grace_seconds,
+        session_policy=guard.session_policy,
         checked_db=check_db,
         now=now,
+        settings_source=guard.source,
     )
     for vid, stages in meta.staged_versions():
         if set(stages) == {ROLLBACK_LABEL}:
@@ -618,6 +622,8 @@ def to_document(report: StatusReport) -> dict[str, Any]:
         "grace": {
             "rotationGraceSeconds": report.grace_seconds,
             "secondsSinceFlip": round(report.since_flip) if report.since_flip is not None else None,
+            "activeSessionPolicy": report.session_policy,
+            "settingsFrom": report.settings_source,
             "line": grace_line(mirror, report.now, report.grace_seconds) if mirror else None,
             "nextRotation": report.next_rotation,
             "nextRotationAllowed": report.next_rotation_allowed,
@@ -693,7 +699,8 @@ def to_table(report: StatusReport) -> list[str]:
             lines.append(f"(counted as the master user {report.master_user!r})")
             lines.append("")
     if mirror is not None:
-        lines.append(f"Grace     {grace_line(mirror, report.now, report.grace_seconds)}")
+        grace = grace_line(mirror, report.now, report.grace_seconds)
+        lines.append(f"Grace     {grace} (from {report.settings_source})")
     if report.next_rotation:
         lines.append(f"Next      rotation {report.next_rotation}")
     for note in report.notes:
