@@ -290,12 +290,9 @@ def preflight(env: Env, meta: SecretMeta, *, local: bool, force: bool) -> None:
             f"setSecret would refuse this rotation: {forecast.refusal}. Checked before starting, with the "
             f"settings the function runs with here ({guard.describe()}); nothing was staged"
         )
-    if not force:
-        override = (
-            ""
-            if guard.source == "the function"
-            else " If the function's settings differ, --force starts it anyway"
-        )
+    exact = guard.source == "the function"  # its own settings: --force would only leave AWSPENDING
+    if not force or exact:
+        override = "" if exact else " If the function's settings differ, --force starts it anyway"
         raise RefusedError(
             f"setSecret would refuse this rotation: {forecast.refusal}. Checked before RotateSecret with "
             f"{guard.describe()}; nothing was staged.{override}"

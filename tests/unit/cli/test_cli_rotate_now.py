@@ -237,4 +237,6 @@ def test_the_pre_check_uses_the_functions_own_grace_when_it_can_read_it(world):
     world.function_variables = {"ROTATION_GRACE_SECONDS": "3600"}
     strict = invoke()
     assert strict.exit_code == 4 and "(from the function)" in strict.stderr and "--force" not in strict.stderr
+    forced = invoke("--force")  # the forecast is the function's own: forcing would only leave AWSPENDING
+    assert forced.exit_code == 4 and "nothing was staged" in forced.stderr
     assert world.rotate_calls == []
