@@ -7,24 +7,47 @@ SAM_VENV := .venv-sam
 export SAM_CLI_TELEMETRY := 0
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
-.PHONY: mariadb deps demo test lint typecheck template unit integration bench invoke clean
+.PHONY: mariadb jq deps demo stack stack-down test lint typecheck template unit integration bench invoke clean
 
 $(BIN)/.installed: requirements-dev.txt rotation_lambda/requirements.txt pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -r requirements-dev.txt
-	$(BIN)/pip install --quiet --no-deps -e .
-	touch $@
+	@echo "creating the virtual environment $(VENV)"
+	@$(PYTHON) -m venv $(VENV)
+	@echo "upgrading pip in $(VENV)..."
+	@$(BIN)/pip install --quiet --disable-pip-version-check --upgrade pip
+	@echo "installing Python packages into $(VENV) (about 30 s)..."
+	@$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	@echo "installing this project into $(VENV) (editable)..."
+	@# setuptools' InformationOnly notice for every editable install that maps package dirs (ours
+	@# live in rotation_lambda/, layer/python/ and ops/): it only says that same-named folders in the
+	@# working directory could shadow them, and there are none. Filtered by its text, nothing else.
+	@PYTHONWARNINGS="ignore:Editable installation" $(BIN)/pip install --quiet --disable-pip-version-check --no-deps -e .
+	@echo "$(VENV) is ready"
+	@touch $@
 
 mariadb:
 	@command -v mariadbd >/dev/null 2>&1 || test -x /usr/sbin/mariadbd || { \
 	  echo "installing Debian's mariadb-server"; \
 	  $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mariadb-server mariadb-client >/dev/null; }
 
-deps: $(BIN)/.installed mariadb
+# jq: the runbook's examples pipe `--output json` through it (tests/integration/cli/test_runbook.py)
+jq:
+	@command -v jq >/dev/null 2>&1 || { \
+	  echo "installing Debian's jq"; \
+	  $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq jq >/dev/null; }
+
+deps: $(BIN)/.installed mariadb jq
 
 demo: deps
 	$(BIN)/python -m bluegreen_ops.demo
+
+# A persistent local stack (MariaDB with TLS + moto's server, demo/aurora adopted) to practise the
+# runbook on. Prints the environment; in your shell: eval "$$(.venv/bin/bluegreen local env)"
+stack: deps
+	@$(BIN)/bluegreen local up
+	@echo 'now: eval "$$(.venv/bin/bluegreen local env)"   stop: make stack-down' >&2
+
+stack-down: deps
+	@$(BIN)/bluegreen local down >/dev/null
 
 lint: deps
 	$(BIN)/ruff check .

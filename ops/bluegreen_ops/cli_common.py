@@ -9,13 +9,15 @@ terminal only by a bug in two places at once. Progress goes to stderr, results t
 from __future__ import annotations
 
 import functools
+import ipaddress
 import json
 import re
+import shlex
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import boto3
 import click
@@ -23,6 +25,7 @@ from botocore.config import Config
 from botocore.exceptions import (
     BotoCoreError,
     ClientError,
+    EndpointConnectionError,
     NoCredentialsError,
     NoRegionError,
     PartialCredentialsError,
@@ -66,19 +69,52 @@ _SENSITIVE_OPERATIONS = {"PutParameter", "PutSecretValue", "GetRandomPassword"}
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-class CliError(click.ClickException):
-    """A failure with a message for the operator and the exit code that goes with it."""
+ERROR_CODES = {
+    EXIT_FAILURE: "failed",
+    EXIT_USAGE: "usage",
+    EXIT_INCONSISTENT: "inconsistent",
+    EXIT_REFUSED: "refused",
+}
 
-    def __init__(self, message: str, exit_code: int = EXIT_FAILURE) -> None:
+
+@dataclass(frozen=True)
+class Staged:
+    """A version a refused or failed rotation left holding AWSPENDING, and the commands for it."""
+
+    version_id: str
+    retry: str
+    clear: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"versionId": self.version_id, "stage": "AWSPENDING", "retry": self.retry, "clear": self.clear}
+
+
+class CliError(click.ClickException):
+    """A failure with a message for the operator and the exit code that goes with it.
+
+    ``code`` is the machine-readable kind in the JSON error document; ``staged`` what the failed
+    command left behind (None: nothing was staged).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        exit_code: int = EXIT_FAILURE,
+        *,
+        code: str | None = None,
+        staged: Staged | None = None,
+    ) -> None:
         super().__init__(message)
         self.status = exit_code
+        self.code = code or ERROR_CODES.get(exit_code, "failed")
+        self.staged = staged
 
 
 class RefusedError(CliError):
     """A safety check refused the command; nothing was changed."""
 
-    def __init__(self, message: str) -> None:
-        super().__init__(message, EXIT_REFUSED)
+    def __init__(self, message: str, *, staged: Staged | None = None) -> None:
+        super().__init__(message, EXIT_REFUSED, staged=staged)
 
 
 class Output:
@@ -121,6 +157,29 @@ class Output:
     def error(self, message: str) -> None:
         click.echo(self.mask(f"error: {message}"), err=True)
 
+    def fail(
+        self, message: str, exit_status: int, code: str | None = None, staged: Staged | None = None
+    ) -> None:
+        """An error: the ``error:`` line on stderr; with ``--output json`` also the error document."""
+        self.error(message)
+        if self.json:
+            self.document(error_document(message, exit_status, code, staged))
+
+
+def error_document(
+    message: str, exit_status: int, code: str | None = None, staged: Staged | None = None
+) -> dict[str, Any]:
+    """The one JSON document of a command that failed or was refused (docs/cli-json.md)."""
+    return {
+        "ok": False,
+        "exitStatus": exit_status,
+        "error": {
+            "code": code or ERROR_CODES.get(exit_status, "failed"),
+            "message": message,
+            "staged": staged.as_dict() if staged else None,
+        },
+    }
+
 
 def _json_default(value: Any) -> Any:
     if isinstance(value, datetime):
@@ -148,23 +207,35 @@ def handle_errors(func: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         ctx = click.get_current_context()
         out: Output = ctx.ensure_object(Output)
+        code = "failed"
         try:
             return func(*args, **kwargs)
         except CliError as exc:
-            out.error(exc.message)
+            out.fail(exc.message, exc.status, exc.code, exc.staged)
             ctx.exit(exc.status)
         except RotationError as exc:
-            out.error(str(exc))
+            message = str(exc)
         except ClientError as exc:
-            out.error(describe_client_error(exc))
+            message = describe_client_error(exc)
+            code = "aws-error"
         except (NoCredentialsError, PartialCredentialsError):
-            out.error("no AWS credentials found: pass --profile, or set AWS_PROFILE or AWS_ACCESS_KEY_ID")
+            message = "no AWS credentials found: pass --profile, or set AWS_PROFILE or AWS_ACCESS_KEY_ID"
+            code = "no-credentials"
         except NoRegionError:
-            out.error("no AWS region: pass --region, or set AWS_REGION or AWS_DEFAULT_REGION")
+            message = "no AWS region: pass --region, or set AWS_REGION or AWS_DEFAULT_REGION"
+            code = "no-region"
         except ProfileNotFound as exc:
-            out.error(f"{exc} (see ~/.aws/config)")
+            message = f"{exc} (see ~/.aws/config)"
+            code = "no-profile"
+        except EndpointConnectionError as exc:
+            message = (
+                f"cannot reach the AWS endpoint: {exc} (check AWS_ENDPOINT_URL, the network, the region)"
+            )
+            code = "unreachable"
         except BotoCoreError as exc:
-            out.error(f"AWS call failed: {type(exc).__name__}: {exc}")
+            message = f"AWS call failed: {type(exc).__name__}: {exc}"
+            code = "aws-error"
+        out.fail(message, EXIT_FAILURE, code)
         ctx.exit(EXIT_FAILURE)
 
     return wrapper  # type: ignore[return-value]
@@ -212,10 +283,30 @@ class Env:
     sm: SecretsManagerClient
     ssm: SSMClient
     prefix_option: str | None = None
+    region: str | None = None
+    profile: str | None = None
     store: SecretStore = field(init=False)
 
     def __post_init__(self) -> None:
         self.store = SecretStore(self.sm)
+
+    @property
+    def emulator(self) -> str | None:
+        """The Secrets Manager endpoint when it is a local emulator (a loopback address), else None.
+
+        moto's RotateSecret never invokes a rotation function: against it, only ``--local`` rotates.
+        """
+        endpoint = getattr(getattr(self.sm, "meta", None), "endpoint_url", None)
+        return endpoint if isinstance(endpoint, str) and is_loopback_url(endpoint) else None
+
+    @property
+    def sid(self) -> str:
+        return shlex.quote(self.secret_id)
+
+    def rotate_command(self, token: str | None = None) -> str:
+        """The rotate-now command line for this secret (``--local`` on an emulator)."""
+        local = " --local" if self.emulator else ""
+        return f"bluegreen rotate-now{local} --secret-id {self.sid}" + (f" --token {token}" if token else "")
 
     def names_for(self, secret: DbSecret | None) -> ParameterNames:
         """The secret's ``parameterPrefix``, else ``--parameter-prefix``, PARAMETER_PREFIX, /db/{ENV}."""
@@ -239,6 +330,16 @@ class Env:
         return master
 
 
+def is_loopback_url(url: str) -> bool:
+    host = urlsplit(url).hostname or ""
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 def make_clients(region: str | None, profile: str | None) -> tuple[SecretsManagerClient, SSMClient]:
     """Plain boto3 clients from a session, so AWS_ENDPOINT_URL* redirect them like the function's."""
     try:
@@ -259,9 +360,18 @@ def build_env(secret_id: str, region: str | None, profile: str | None, prefix: s
     try:
         settings = Settings.from_env()
     except InvalidInputError as exc:
-        raise CliError(f"bad configuration in the environment: {exc}") from None
+        raise CliError(f"bad configuration in the environment: {exc}", EXIT_USAGE) from None
     sm, ssm = make_clients(region, profile)
-    return Env(secret_id=secret_id, out=out, settings=settings, sm=sm, ssm=ssm, prefix_option=prefix)
+    return Env(
+        secret_id=secret_id,
+        out=out,
+        settings=settings,
+        sm=sm,
+        ssm=ssm,
+        prefix_option=prefix,
+        region=region,
+        profile=profile,
+    )
 
 
 @dataclass(frozen=True)
@@ -313,13 +423,71 @@ class SecretMeta:
         return f'`aws logs tail "$({group})" --since {since}` (template.yaml: /aws/lambda/<stack>-rotation)'
 
 
+@dataclass(frozen=True)
+class GuardSettings:
+    """The settings setSecret's guards use, and where they were read."""
+
+    grace_seconds: int
+    session_policy: str
+    source: str  # "the function" or "this shell"
+
+    def describe(self) -> str:
+        return (
+            f"ROTATION_GRACE_SECONDS={self.grace_seconds}, ACTIVE_SESSION_POLICY={self.session_policy} "
+            f"(from {self.source})"
+        )
+
+
+_LAMBDA_CONFIG = Config(
+    retries={"mode": "standard", "max_attempts": 2},
+    connect_timeout=3,
+    read_timeout=5,
+    user_agent_extra="bluegreen-cli",
+)
+
+
+def read_function_variables(env: Env, function_arn: str) -> dict[str, str] | None:
+    """The rotation function's environment variables (GetFunctionConfiguration), or None when they
+    cannot be read (no lambda:GetFunctionConfiguration permission, another account, no network)."""
+    try:
+        session = boto3.Session(profile_name=env.profile, region_name=env.region)
+        client: Any = session.client("lambda", config=_LAMBDA_CONFIG)
+        config = client.get_function_configuration(FunctionName=function_arn)
+    except (ClientError, BotoCoreError):
+        return None
+    variables = config.get("Environment", {}).get("Variables", {})
+    return {str(k): str(v) for k, v in variables.items()}
+
+
+def guard_settings(env: Env, meta: SecretMeta) -> GuardSettings:
+    """ROTATION_GRACE_SECONDS and ACTIVE_SESSION_POLICY as the deployed function has them, when its
+    configuration can be read; else this shell's (the same variables, the same defaults)."""
+    shell = GuardSettings(
+        env.settings.rotation_grace_seconds, env.settings.active_session_policy, "this shell"
+    )
+    if meta.function_name is None or meta.rotation_lambda_arn is None:
+        return shell
+    variables = read_function_variables(env, meta.rotation_lambda_arn)
+    if variables is None:
+        return shell
+    try:
+        function = Settings.from_env(
+            {k: v for k, v in variables.items() if k in ("ROTATION_GRACE_SECONDS", "ACTIVE_SESSION_POLICY")}
+        )
+    except InvalidInputError:
+        return shell  # the function itself would fail on them: its own error says so
+    return GuardSettings(function.rotation_grace_seconds, function.active_session_policy, "the function")
+
+
 def describe(env: Env) -> SecretMeta:
     try:
         meta = env.sm.describe_secret(SecretId=env.secret_id)
     except ClientError as exc:
         code = error_code(exc)
         if code == "ResourceNotFoundException":
-            raise CliError(f"secret {env.secret_id!r} not found in this account and region") from None
+            raise CliError(
+                f"secret {env.secret_id!r} not found in this account and region", code="not-found"
+            ) from None
         raise
     return SecretMeta(
         state=SecretState.from_description(meta),
@@ -335,10 +503,24 @@ def read_version(env: Env, meta: SecretMeta, version_id: str, what: str) -> DbSe
     stage = next((s for s in (CURRENT, PENDING, PREVIOUS) if s in stages), stages[0] if stages else CURRENT)
     text = env.store.value(meta.arn, version_id, stage)
     if text is None:
+        if holds_binary(env, meta.arn, version_id, stage):
+            raise InvalidInputError(
+                f"{what} holds a SecretBinary, not a SecretString: this rotation handles only JSON "
+                "SecretString secrets (RDS/Aurora format)"
+            )
         return None
     secret = DbSecret.parse(text, what)
     env.out.protect_secret(secret)
     return secret
+
+
+def holds_binary(env: Env, arn: str, version_id: str, stage: str) -> bool:
+    """Whether a version without a SecretString has a SecretBinary (not a placeholder without value)."""
+    try:
+        response = env.sm.get_secret_value(SecretId=arn, VersionId=version_id, VersionStage=stage)
+    except ClientError:
+        return False
+    return "SecretBinary" in response and response.get("SecretString") is None
 
 
 def read_stage(env: Env, meta: SecretMeta, stage: str) -> tuple[str, DbSecret] | None:
@@ -421,6 +603,10 @@ def render_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> list[
     lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip()]
     lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows]
     return lines
+
+
+def staged(env: Env, arn: str, version_id: str) -> Staged:
+    return Staged(version_id, env.rotate_command(version_id), abandon_command(arn, version_id))
 
 
 def abandon_command(arn: str, version_id: str) -> str:

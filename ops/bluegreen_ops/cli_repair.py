@@ -1,7 +1,8 @@
-"""``bluegreen adopt`` and ``bluegreen rollback``: the two commands that write the mirror by hand.
+"""``bluegreen adopt``, ``rollback`` and ``repair``: the commands that write the mirror by hand.
 
-Both verify, before writing anything, that the credentials the flag is about to name log in, and
-both write a color's URLs before the flag names that color (the function's own order).
+Each verifies, before writing anything, that the credentials it is about to publish log in, and
+writes a color's URLs before the flag names that color (the function's own order). ``repair`` never
+moves a stage or the flag: it makes the database and both colors' URLs match the stages again.
 """
 
 from __future__ import annotations
@@ -11,12 +12,15 @@ from typing import Any
 
 from bluegreen_db.naming import ROLES, Color
 from bluegreen_rotation import database
+from bluegreen_rotation.database import Admin
 from bluegreen_rotation.errors import DatabaseError
 from bluegreen_rotation.mirror import Mirror, MirrorState
 from bluegreen_rotation.secret import DbSecret
-from bluegreen_rotation.secrets_store import CURRENT, PREVIOUS
+from bluegreen_rotation.secrets_store import CURRENT, PENDING, PREVIOUS
 
 from .cli_common import CliError, Env, RefusedError, abandon_command, check_url, describe, read_stage
+
+ROLLBACK_LABEL = "BLUEGREEN_ROLLBACK"  # staging label: the version a rollback made AWSCURRENT
 
 
 @dataclass
@@ -29,6 +33,7 @@ class Outcome:
     dry_run: bool
     changes: list[str] = field(default_factory=list)
     details: dict[str, Any] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
 
     @property
     def changed(self) -> bool:
@@ -36,6 +41,8 @@ class Outcome:
 
     def as_dict(self) -> dict[str, Any]:
         return {
+            "ok": True,
+            "exitStatus": 0,
             "color": self.color,
             "user": self.user,
             "parameterPrefix": self.prefix,
@@ -43,7 +50,20 @@ class Outcome:
             "changed": self.changed,
             "changes": self.changes,
             **self.details,
+            **({"notes": self.notes} if self.notes else {}),
         }
+
+
+def logs_in(env: Env, secret: DbSecret, what: str) -> bool:
+    """Whether the secret's user logs in on its writer and reader hosts (False: access denied).
+
+    Any other failure (network, TLS) fails the command before anything is written.
+    """
+    try:
+        verify_login(env, secret, what)
+    except RefusedError:
+        return False
+    return True
 
 
 def verify_login(env: Env, secret: DbSecret, what: str) -> None:
@@ -163,6 +183,13 @@ def rollback(env: Env, *, force: bool, dry_run: bool) -> Outcome:
             f"AWSPREVIOUS is an older password of the same user {current.username!r}, not the other color: "
             "that is not a blue/green rollback (the password has changed since). Nothing was changed"
         )
+    if not force and ROLLBACK_LABEL in meta.state.versions.get(current_vid, []):
+        raise RefusedError(
+            f"AWSCURRENT ({current_vid}, {current.username}) is where a rollback put it (it carries the "
+            f"{ROLLBACK_LABEL} label): rolling back again would undo that rollback. To move forward, "
+            f"rotate: `{env.rotate_command()}`; to undo the rollback on purpose, re-run with --force. "
+            "Nothing was changed"
+        )
     mirror = env.mirror_for(current)
     state = mirror.read()
     if state.flag_value is not None and state.flag != current.color and not force:
@@ -185,6 +212,7 @@ def rollback(env: Env, *, force: bool, dry_run: bool) -> Outcome:
         env.out.progress(
             f"moved AWSCURRENT to {previous_vid} ({previous.username}); AWSPREVIOUS is now {current_vid}"
         )
+        _mark_rollback(env, meta.state.versions, meta.arn, previous_vid)
     if state.flag != previous.color:
         write_flag(env, mirror, previous.color, outcome, state.flag_value)
     if not dry_run:
@@ -194,3 +222,87 @@ def rollback(env: Env, *, force: bool, dry_run: bool) -> Outcome:
                 f"AWSCURRENT is on {after}, not {previous_vid}, after the move: run `bluegreen status`"
             )
     return outcome
+
+
+def _mark_rollback(env: Env, versions: dict[str, list[str]], arn: str, version_id: str) -> None:
+    """Moves the ROLLBACK_LABEL staging label onto the version a rollback made AWSCURRENT.
+
+    A staging label is on one version at a time, costs no new permission (UpdateSecretVersionStage)
+    and is ignored by the rotation; the next rollback reads it to refuse undoing this one.
+    """
+    holder = next((vid for vid, stages in versions.items() if ROLLBACK_LABEL in stages), None)
+    kwargs: dict[str, Any] = {"SecretId": arn, "VersionStage": ROLLBACK_LABEL, "MoveToVersionId": version_id}
+    if holder and holder != version_id:
+        kwargs["RemoveFromVersionId"] = holder
+    env.sm.update_secret_version_stage(**kwargs)
+
+
+def repair(env: Env, *, dry_run: bool) -> Outcome:
+    """Makes the database and both colors' URLs match the stages again; moves no stage and no flag.
+
+    1. AWSCURRENT's user must log in with AWSCURRENT's password: if denied, set it back as the master
+       user (someone changed it outside the rotation; consumers reading AWSCURRENT fail meanwhile);
+    2. AWSCURRENT's color's URLs are rewritten from AWSCURRENT where missing or not its credentials;
+    3. the other color, when AWSPREVIOUS is its version: the same from AWSPREVIOUS (consumers that have
+       not moved off it yet, and a rollback, need it). Left alone while an unfinished rotation owns
+       that color (its setSecret may already have changed the password): finish or abandon it first.
+
+    Each password written is the stage's own, so the URLs, the secret and the database agree again;
+    each URL is written only after its credentials logged in.
+    """
+    meta = describe(env)
+    found_current = read_stage(env, meta, CURRENT)
+    if found_current is None:
+        raise CliError(f"secret {meta.arn} has no AWSCURRENT version: nothing to repair from")
+    _, current = found_current
+    mirror = env.mirror_for(current)
+    state = mirror.read()
+    outcome = Outcome(current.color, current.username, mirror.names.prefix, dry_run)
+    sides: list[tuple[str, DbSecret]] = [(CURRENT, current)]
+    found_previous = read_stage(env, meta, PREVIOUS)
+    stuck = meta.stuck_pending
+    if found_previous is not None:
+        previous = found_previous[1]
+        usable = previous.same_pair(current) and previous.username != current.username
+        if usable and stuck:
+            env.out.progress(
+                f"rotation {stuck} has not finished and owns {previous.color}: leaving "
+                f"{previous.color} alone (finish it with `{env.rotate_command(stuck)}` or abandon it with "
+                f"`{abandon_command(meta.arn, stuck)}`)"
+            )
+            outcome.details["skipped"] = {
+                "color": previous.color,
+                "because": f"rotation {stuck} is unfinished",
+            }
+        elif usable:
+            sides.append((PREVIOUS, previous))
+    outcome.details["passwordsReset"] = []
+    for stage, secret in sides:
+        if not logs_in(env, secret, stage):
+            _reset_password(env, current, secret, stage, outcome)
+        write_urls(env, mirror, state, secret, outcome)
+    if stuck is None:
+        outcome.details["unfinishedRotation"] = None
+    else:
+        outcome.details["unfinishedRotation"] = {"versionId": stuck, "stage": PENDING}
+    return outcome
+
+
+def _reset_password(env: Env, current: DbSecret, secret: DbSecret, stage: str, outcome: Outcome) -> None:
+    """Sets the user's password back to the stage's, as the master user (the function's own verbs)."""
+    outcome.changes.append(f"database password of {secret.username!r} -> {stage}'s")
+    outcome.details["passwordsReset"].append({"user": secret.username, "stage": stage})
+    if outcome.dry_run:
+        return
+    master = env.master(current)
+    try:
+        with Admin.open(env.endpoint(master.host, master.port), master.username, master.password) as admin:
+            state = admin.account_states(secret.username)[secret.username]
+            if state is None:
+                raise CliError(f"user {secret.username!r} ({stage}) does not exist in the database")
+            # The user's own authentication plugin: the reset changes the password and nothing else.
+            admin.set_password(state.account, admin.dialect.plugin_of(state.profile), secret.password)
+    except DatabaseError as exc:
+        raise CliError(f"cannot set {secret.username!r}'s password back to {stage}'s: {exc}") from None
+    env.out.progress(f"set {secret.username!r}'s password back to {stage}'s (as {master.username!r})")
+    verify_login(env, secret, stage)

@@ -21,9 +21,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bluegreen_db.naming import ROLES, Color, other_color
-from bluegreen_rotation import guards
-from bluegreen_rotation.errors import RotationRefusedError
-from bluegreen_rotation.guards import GuardInput
+from bluegreen_rotation.database import Admin
+from bluegreen_rotation.errors import DatabaseError, InvalidInputError, RotationRefusedError
 from bluegreen_rotation.secret import DbSecret
 from bluegreen_rotation.secrets_store import CURRENT, PENDING
 
@@ -32,16 +31,28 @@ from .cli_common import (
     EXIT_REFUSED,
     CliError,
     Env,
+    GuardSettings,
     RefusedError,
     SecretMeta,
+    Staged,
     abandon_command,
     check_url,
     describe,
     format_duration,
+    guard_settings,
     read_stage,
     read_version,
+    staged,
 )
-from .driver import Handler, RotationDriver, RotationFailedError, RotationInProgressError, StepResult
+from .diagnosis import next_rotation
+from .driver import (
+    PLACEHOLDER_LAMBDA_ARN,
+    Handler,
+    RotationDriver,
+    RotationFailedError,
+    RotationInProgressError,
+    StepResult,
+)
 from .function import rotation_handler
 from .localstack import patched_environ
 
@@ -77,9 +88,16 @@ class WatchResult:
     color: Color | None = None
     user: str | None = None
     milestones: list[str] = field(default_factory=list)
+    staged: Staged | None = None
+
+    @property
+    def exit_code(self) -> int:
+        return 0 if self.finished else EXIT_FAILURE
 
     def as_dict(self) -> dict[str, Any]:
         return {
+            "ok": self.finished,
+            "exitStatus": self.exit_code,
             "finished": self.finished,
             "versionId": self.token,
             "user": self.user,
@@ -87,6 +105,7 @@ class WatchResult:
             "seconds": round(self.seconds, 1),
             "milestones": self.milestones,
             "message": self.message,
+            "staged": self.staged.as_dict() if self.staged else None,
         }
 
 
@@ -114,6 +133,7 @@ class RotationWatcher:
         self.milestones: list[str] = []
         self._secret: DbSecret | None = None
         self._meta: SecretMeta | None = None
+        self._last: Snapshot | None = None
 
     def snapshot(self) -> Snapshot:
         meta = describe(self.env)
@@ -127,6 +147,7 @@ class RotationWatcher:
             current_version=meta.state.version_with(CURRENT),
             secret=self._secret,
         )
+        self._last = snap
         if self._secret is not None:
             secret = self._secret
             state = self.env.mirror_for(secret).read()
@@ -197,15 +218,28 @@ class RotationWatcher:
 
     def _timeout_message(self, snap: Snapshot) -> str:
         logs = self._meta.logs_hint("30m") if self._meta else "the rotation function's logs"
+        left = ""
+        if PENDING in snap.stages and not snap.promoted:
+            arn = self._meta.arn if self._meta else self.env.secret_id
+            left = (
+                f"; AWSPENDING stays on {self.token} (Secrets Manager retries a failed rotation with it): "
+                f"once the cause is fixed, retry with `{self.env.rotate_command(self.token)}`, or clear it "
+                f"with `{abandon_command(arn, self.token)}`"
+            )
         return (
             f"rotation {self.token} did not finish within {format_duration(self.timeout)}: "
             f"{self._where(snap)}. It may still be running, or have failed (Secrets Manager retries it "
-            f"later): read {logs}, then `bluegreen status`"
+            f"later): read {logs}, then `bluegreen status`{left}"
         )
 
     def _result(self, finished: bool, message: str, elapsed: float) -> WatchResult:
         secret = self._secret
+        snap = self._last
+        left = None
+        if not finished and snap is not None and PENDING in snap.stages and not snap.promoted:
+            left = staged(self.env, self._meta.arn if self._meta else self.env.secret_id, self.token)
         return WatchResult(
+            staged=left,
             finished=finished,
             token=self.token,
             message=message,
@@ -216,33 +250,95 @@ class RotationWatcher:
         )
 
 
-def preflight(env: Env, meta: SecretMeta) -> None:
-    """Refuses a rotation the function's own grace guard would refuse (with this shell's settings).
+def preflight(env: Env, meta: SecretMeta, *, local: bool, force: bool) -> None:
+    """Refuses, before RotateSecret, a rotation the function's setSecret would refuse.
 
-    Starting it anyway would only leave AWSPENDING on a version Secrets Manager keeps retrying.
+    The same guards as setSecret (``guards.predict_set_secret``: mirror reconciliation, in-use and
+    grace, then live sessions counted as the master user), so a refused rotation never leaves
+    AWSPENDING staged. With ``--local`` the function runs in this process with these very settings,
+    so the forecast is exact and ``--force`` cannot help. On AWS the function has its own
+    ROTATION_GRACE_SECONDS / ACTIVE_SESSION_POLICY: ``--force`` starts it anyway when this shell's
+    differ (and says what it leaves staged if the function refuses).
     """
     found = read_stage(env, meta, CURRENT)
     if found is None:
         raise CliError(f"secret {meta.arn} has no AWSCURRENT version")
     current = found[1]
-    target = other_color(current.color)
     mirror = env.mirror_for(current).read()
-    try:
-        guards.check_not_in_use(
-            GuardInput(
-                target_color=target,
-                target_user=current.username_of(target),
-                current_user=current.username,
-                mirror=mirror,
-                now=datetime.now(UTC),
-                grace_seconds=env.settings.rotation_grace_seconds,
-            )
-        )
-    except RotationRefusedError as exc:
+    target_user = current.username_of(other_color(current.color))
+    sessions, unreproducible = _database_facts(env, current, target_user)
+    if unreproducible:
+        # A fact of the database, not of settings: --force cannot help, and the function would refuse.
         raise RefusedError(
-            f"{exc} (checked before starting, with ROTATION_GRACE_SECONDS="
-            f"{env.settings.rotation_grace_seconds} from this shell; --force starts it anyway)"
-        ) from None
+            "setSecret would refuse this rotation: " + "; ".join(unreproducible) + ". Checked before "
+            "starting; nothing was staged"
+        )
+    # --local: the function runs here, with this shell's settings; on AWS, its own when readable.
+    if local:
+        guard = GuardSettings(
+            env.settings.rotation_grace_seconds, env.settings.active_session_policy, "this shell"
+        )
+    else:
+        guard = guard_settings(env, meta)
+    forecast = next_rotation(
+        current,
+        mirror,
+        now=datetime.now(UTC),
+        grace_seconds=guard.grace_seconds,
+        sessions=sessions,
+        policy=guard.session_policy,
+    )
+    if forecast.refusal is None:
+        return
+    if local:
+        raise RefusedError(
+            f"setSecret would refuse this rotation: {forecast.refusal}. Checked before starting, with the "
+            f"settings the function runs with here ({guard.describe()}); nothing was staged"
+        )
+    exact = guard.source == "the function"  # its own settings: --force would only leave AWSPENDING
+    if not force or exact:
+        override = "" if exact else " If the function's settings differ, --force starts it anyway"
+        raise RefusedError(
+            f"setSecret would refuse this rotation: {forecast.refusal}. Checked before RotateSecret with "
+            f"{guard.describe()}; nothing was staged.{override}"
+        )
+    env.out.progress(
+        f"--force: starting although setSecret is predicted to refuse ({forecast.refusal}); if it does, "
+        "AWSPENDING stays staged and the result says how to clear it"
+    )
+
+
+def _database_facts(env: Env, current: DbSecret, user: str) -> tuple[int | None, list[str]]:
+    """As the master user: live sessions of the user setSecret would change (None if not reachable),
+    and what setSecret would refuse to copy from AWSCURRENT's user (``Admin.unreproducible``)."""
+    try:
+        master = env.master(current)
+        with Admin.open(env.endpoint(master.host, master.port), master.username, master.password) as admin:
+            state = admin.account_states(current.username)[current.username]
+            return admin.count_sessions(user), admin.unreproducible(state) if state is not None else []
+    except (DatabaseError, InvalidInputError) as exc:
+        env.out.progress(
+            f"note: live sessions of {user!r} not checked before starting ({exc}); setSecret checks them"
+        )
+        return None, []
+
+
+def refuse_emulator(env: Env, meta: SecretMeta) -> None:
+    """Refuses RotateSecret against a local emulator, whose RotateSecret never runs the function.
+
+    moto accepts the call, stages an empty AWSPENDING version and (after a ``--local`` run) moves
+    AWSCURRENT onto it, leaving a secret no step ever filled: refuse before calling it.
+    """
+    why = None
+    if env.emulator:
+        why = f"the Secrets Manager endpoint {env.emulator} is a local emulator (a loopback address)"
+    elif meta.rotation_lambda_arn == PLACEHOLDER_LAMBDA_ARN:
+        why = "the secret's rotation function is the local driver's placeholder (no such function exists)"
+    if why:
+        raise RefusedError(
+            f"{why}: RotateSecret would not run the rotation function there. Run the four steps in this "
+            f"process instead: `bluegreen rotate-now --local --secret-id {env.sid}`. Nothing was changed"
+        )
 
 
 def check_not_in_progress(meta: SecretMeta, token: str | None, local: bool) -> None:
@@ -252,7 +348,8 @@ def check_not_in_progress(meta: SecretMeta, token: str | None, local: bool) -> N
     retry = f"bluegreen rotate-now{' --local' if local else ''} --secret-id {meta.arn} --token {stuck}"
     raise RefusedError(
         f"rotation {stuck} has not finished (AWSPENDING is on a version that is not AWSCURRENT). "
-        f"Retry it with `{retry}`, or abandon it with `{abandon_command(meta.arn, stuck)}`"
+        f"Retry it with `{retry}`, or abandon it with `{abandon_command(meta.arn, stuck)}`",
+        staged=Staged(stuck, retry, abandon_command(meta.arn, stuck)),
     )
 
 
@@ -315,11 +412,18 @@ def function_environment(region: str | None, profile: str | None, verbose: bool)
     handler = logger.registered_handler
     old_stream = handler.setStream(sys.stderr) if isinstance(handler, logging.StreamHandler) else None
     old_level = logger.log_level
-    logger.setLevel(logging.INFO if verbose else logging.WARNING)
+    # Without --verbose the function's JSON log lines stay quiet: each step's outcome is printed
+    # by the CLI itself, in one readable line (the Tracer's error log too, which Python's last-resort
+    # handler would print as a raw traceback).
+    logger.setLevel(logging.INFO if verbose else logging.CRITICAL)
+    tracer_log = logging.getLogger("aws_lambda_powertools.tracing.tracer")
+    old_tracer_disabled = tracer_log.disabled
+    tracer_log.disabled = not verbose
     try:
         with patched_environ(values):
             yield
     finally:
+        tracer_log.disabled = old_tracer_disabled
         logger.setLevel(old_level)
         if old_stream is not None and isinstance(handler, logging.StreamHandler):
             handler.setStream(old_stream)
@@ -341,11 +445,14 @@ def run_local(
         raise RefusedError(str(exc)) from None
     except RotationFailedError as exc:
         code = EXIT_REFUSED if isinstance(exc.last, RotationRefusedError) else EXIT_FAILURE
+        retry = f"bluegreen rotate-now --local --secret-id {env.sid} --token {exc.token}"
+        left = Staged(exc.token, retry, abandon_command(meta.arn, exc.token))
         raise CliError(
-            f"{exc}. AWSPENDING stays on {exc.token}: retry it with `bluegreen rotate-now --local "
-            f"--secret-id {meta.arn} --token {exc.token}`, or abandon it with "
-            f"`{abandon_command(meta.arn, exc.token)}`",
+            f"{exc}. AWSPENDING stays on {exc.token}, as Secrets Manager leaves it on AWS (where it "
+            f"retries the rotation): once the cause is fixed, retry it with `{left.retry}`, or clear it "
+            f"with `{left.clear}`",
             code,
+            staged=left,
         ) from None
     except RuntimeError as exc:  # the emulator could not stage the placeholder version
         raise CliError(f"cannot start a local rotation of {meta.arn}: {exc}") from None
@@ -360,6 +467,7 @@ __all__ = [
     "function_environment",
     "load_handler",
     "preflight",
+    "refuse_emulator",
     "run_local",
     "start_on_aws",
 ]

@@ -1,23 +1,22 @@
 """``bluegreen status``: read everything a rotation depends on and say whether it is consistent.
 
 Facts are gathered read-only (DescribeSecret, one GetSecretValue per staged version, one
-GetParameters for the mirror, one master connection to count sessions, one login per color) and
-turned into a list of problems, each with the command that fixes it. The first problem is the
-verdict; none means ``consistent``.
+GetParameters for the mirror, one master connection to count sessions, one login per version and
+per URL the flag names) and turned into problems ranked by :mod:`.diagnosis`, each with the one
+command that fixes it. The first problem is the verdict; none means ``consistent``.
 """
 
 from __future__ import annotations
 
-import shlex
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any
 
+from bluegreen_db.dburl import parse_url
 from bluegreen_db.naming import COLORS, ROLES, Color, ParameterNames, Role, other_color
-from bluegreen_rotation import database, guards
+from bluegreen_rotation import database
 from bluegreen_rotation.database import Admin
-from bluegreen_rotation.errors import DatabaseError, InvalidInputError, RotationRefusedError
-from bluegreen_rotation.guards import GuardInput
+from bluegreen_rotation.errors import DatabaseError, InvalidInputError
 from bluegreen_rotation.mirror import MirrorState
 from bluegreen_rotation.secret import DbSecret
 from bluegreen_rotation.secrets_store import CURRENT, PENDING, PREVIOUS
@@ -32,12 +31,13 @@ from .cli_common import (
     abandon_command,
     check_url,
     describe,
-    format_duration,
+    guard_settings,
     read_version,
     render_table,
 )
+from .cli_repair import ROLLBACK_LABEL
+from .diagnosis import Problem, grace_line, in_grace, next_rotation, ranked, seconds_since_flip
 
-ProblemKind = Literal["inconsistent", "error"]
 _STAGE_ORDER = {CURRENT: 0, PENDING: 1, PREVIOUS: 2}
 
 
@@ -65,16 +65,8 @@ class UrlFacts:
     name: str
     expected_user: str
     check: UrlCheck
-
-
-@dataclass
-class Problem:
-    kind: ProblemKind
-    message: str
-    fix: str
-
-    def as_dict(self) -> dict[str, str]:
-        return {"kind": self.kind, "message": self.message, "fix": self.fix}
+    matches: str | None = None  # the stage whose credentials the URL holds (AWSCURRENT, ...), if any
+    login: str | None = None  # yes / no / error; checked for the flag's color only
 
 
 @dataclass
@@ -84,6 +76,8 @@ class StatusReport:
     grace_seconds: int
     session_policy: str
     checked_db: bool
+    now: datetime
+    settings_source: str = "this shell"
     versions: list[VersionFacts] = field(default_factory=list)
     mirror: MirrorState | None = None
     urls: list[UrlFacts] = field(default_factory=list)
@@ -91,6 +85,7 @@ class StatusReport:
     sessions: dict[str, int] = field(default_factory=dict)
     since_flip: float | None = None
     next_rotation: str = ""
+    next_rotation_allowed: bool | None = None
     problems: list[Problem] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
@@ -103,12 +98,21 @@ class StatusReport:
         return facts.secret if facts else None
 
     @property
+    def pending(self) -> VersionFacts | None:
+        """The unfinished rotation's version (AWSPENDING not on AWSCURRENT), if any."""
+        vid = self.meta.stuck_pending
+        return next((v for v in self.versions if v.version_id == vid), None) if vid else None
+
+    def urls_of(self, color: Color) -> list[UrlFacts]:
+        return [u for u in self.urls if u.color == color]
+
+    @property
     def verdict(self) -> str:
         if not self.problems:
             return "consistent"
         first = self.problems[0]
         more = f" (+{len(self.problems) - 1} more)" if len(self.problems) > 1 else ""
-        return f"{first.message}{more} -> {first.fix}"
+        return f"{first.severity}: {first.message}{more} -> {first.fix}"
 
     @property
     def exit_code(self) -> int:
@@ -123,14 +127,19 @@ def inspect(env: Env, *, check_db: bool = True, now: datetime | None = None) -> 
     """Gathers the facts and the problems; changes nothing."""
     now = now or datetime.now(UTC)
     meta = describe(env)
+    guard = guard_settings(env, meta)
     report = StatusReport(
         meta=meta,
         names=env.names_for(None),
-        grace_seconds=env.settings.rotation_grace_seconds,
-        session_policy=env.settings.active_session_policy,
+        grace_seconds=guard.grace_seconds,
+        session_policy=guard.session_policy,
         checked_db=check_db,
+        now=now,
+        settings_source=guard.source,
     )
     for vid, stages in meta.staged_versions():
+        if set(stages) == {ROLLBACK_LABEL}:
+            continue  # an old rollback's mark, left on a version rotations have since moved past
         facts = VersionFacts(vid, sorted(stages, key=lambda s: (_STAGE_ORDER.get(s, 3), s)))
         try:
             facts.secret = read_version(env, meta, vid, f"version {vid}")
@@ -140,7 +149,6 @@ def inspect(env: Env, *, check_db: bool = True, now: datetime | None = None) -> 
             facts.error = str(exc)
         report.versions.append(facts)
 
-    sid = shlex.quote(env.secret_id)
     if not meta.state.rotation_enabled:
         report.notes.append(
             "rotation is not enabled on the secret: Secrets Manager will not rotate it on schedule"
@@ -151,9 +159,9 @@ def inspect(env: Env, *, check_db: bool = True, now: datetime | None = None) -> 
         why = current_facts.error if current_facts else "the secret has no AWSCURRENT version"
         report.problems.append(
             Problem(
-                "inconsistent",
+                "outage",
                 f"AWSCURRENT cannot be used: {why}",
-                f"put a valid value: `aws secretsmanager put-secret-value --secret-id {sid} "
+                f"put a valid JSON SecretString: `aws secretsmanager put-secret-value --secret-id {env.sid} "
                 "--secret-string file://secret.json`",
             )
         )
@@ -163,137 +171,59 @@ def inspect(env: Env, *, check_db: bool = True, now: datetime | None = None) -> 
     report.names = env.names_for(current)
     mirror = env.mirror_for(current).read()
     report.mirror = mirror
-    previous = report.stage(PREVIOUS)
-    _check_pending(report, sid)
-    _check_flag(report, mirror, current, sid)
-    _check_urls(report, mirror, current, previous.secret if previous else None, sid)
+    report.since_flip = seconds_since_flip(mirror, now)
+    _gather_urls(report, mirror, current)
     if check_db:
-        _check_database(report, env, current, previous)
-    _grace(report, mirror, current, now)
+        _check_database(report, env, current)
+    _diagnose(report, env, mirror, current)
+    _forecast(report, mirror, current)
+    report.problems = ranked(report.problems)
     return report
 
 
-def _check_pending(report: StatusReport, sid: str) -> None:
-    vid = report.meta.stuck_pending
-    if vid is None:
-        return
-    pending = report.stage(PENDING)
-    what = f" for {pending.user} ({pending.color})" if pending and pending.secret else ""
-    logs = report.meta.logs_hint("1h")
-    report.problems.append(
-        Problem(
-            "inconsistent",
-            f"rotation {vid}{what} has not finished: AWSPENDING is on a version that is not AWSCURRENT "
-            "(still running, or failed and waiting for a retry); no other rotation can start",
-            f"if it failed, read why in {logs}; once fixed, retry it with "
-            f"`bluegreen rotate-now --secret-id {sid} --token {vid}`, or abandon it with "
-            f"`{abandon_command(report.meta.arn, vid)}`",
-        )
-    )
+# -- facts ------------------------------------------------------------------------------------------
 
 
-def _check_flag(report: StatusReport, mirror: MirrorState, current: DbSecret, sid: str) -> None:
-    flag_name = report.names.flag
-    if mirror.flag_value is None:
-        has_urls = any(mirror.url(current.color, role) for role in ROLES)
-        report.problems.append(
-            Problem(
-                "inconsistent",
-                f"{flag_name} does not exist" + ("" if has_urls else ": the secret was never adopted"),
-                f"`bluegreen adopt --secret-id {sid}`",
-            )
-        )
-        return
-    if mirror.flag_corrupt:
-        report.problems.append(
-            Problem(
-                "inconsistent",
-                f"{flag_name} holds {mirror.flag_value!r}, not blue or green",
-                f"`bluegreen adopt --force --secret-id {sid}` (flag -> AWSCURRENT's color, {current.color})",
-            )
-        )
-        return
-    flag = mirror.flag
-    if flag is None or flag == current.color:
-        return
-    message = (
-        f"the flag names {flag} ({current.username_of(flag)}) but AWSCURRENT is {current.color} "
-        f"({current.username}): consumers use {flag}'s URLs"
-    )
-    pending = report.stage(PENDING)
-    previous = report.stage(PREVIOUS)
-    keep = f"`bluegreen adopt --force --secret-id {sid}` (flag -> {current.color}, AWSCURRENT)"
-    finish_stopped = (
-        report.meta.stuck_pending is not None
-        and pending is not None
-        and pending.secret is not None
-        and pending.color == flag
-        and all(check_url(mirror.url(flag, r), pending.secret.username, r, pending.secret).ok for r in ROLES)
-    )
-    if finish_stopped:
-        message += f"; rotation {report.meta.stuck_pending} stopped after flipping the flag"
-        fix = (
-            f"retry it: `bluegreen rotate-now --secret-id {sid} --token {report.meta.stuck_pending}`, "
-            f"or put the flag back: {keep}"
-        )
-    elif previous and previous.color == flag:
-        fix = (
-            f"keep AWSCURRENT: {keep}; or go back to AWSPREVIOUS ({flag}): "
-            f"`bluegreen rollback --force --secret-id {sid}`"
-        )
-    else:
-        fix = keep
-    report.problems.append(Problem("inconsistent", message, fix))
+def _expected_for(report: StatusReport, color: Color, current: DbSecret) -> list[tuple[str, DbSecret]]:
+    """The versions whose credentials a color's URLs may rightly hold, in order of preference."""
+    if color == current.color:
+        return [(CURRENT, current)]
+    found: list[tuple[str, DbSecret]] = []
+    for stage, facts in ((PREVIOUS, report.stage(PREVIOUS)), (PENDING, report.pending)):
+        if facts and facts.secret and facts.secret.color == color and facts.secret.same_pair(current):
+            found.append((stage, facts.secret))
+    return found
 
 
-def _check_urls(
-    report: StatusReport, mirror: MirrorState, current: DbSecret, previous: DbSecret | None, sid: str
-) -> None:
+def _gather_urls(report: StatusReport, mirror: MirrorState, current: DbSecret) -> None:
     for color in COLORS:
-        expected: DbSecret | None = None
-        if current.color == color:
-            expected = current
-        elif previous is not None and previous.color == color and previous.same_pair(current):
-            expected = previous
         user = current.username_of(color)
+        candidates = _expected_for(report, color, current)
         for role in ROLES:
-            check = check_url(mirror.url(color, role), user, role, expected)
-            report.urls.append(UrlFacts(color, role, report.names.url(color, role), user, check))
-        checks = [u.check for u in report.urls if u.color == color]
-        bad = [c for c in checks if not c.ok]
-        if not bad:
-            continue
-        where = ", ".join(sorted({f"{c.state}: {c.detail}" for c in bad}))
-        if color == current.color:
-            report.problems.append(
-                Problem(
-                    "inconsistent",
-                    f"{color}'s URLs (AWSCURRENT's color) are not AWSCURRENT's credentials ({where})",
-                    f"`bluegreen adopt --secret-id {sid}` rewrites them from AWSCURRENT",
-                )
-            )
-        elif all(c.state == "missing" for c in bad) and expected is None:
-            report.notes.append(f"{color} has no URLs yet: the first rotation writes them")
-        else:
-            report.problems.append(
-                Problem(
-                    "inconsistent",
-                    f"{color}'s URLs do not hold {user}'s credentials ({where}); consumers still on "
-                    f"{color} cannot reconnect",
-                    "the next rotation rewrites them with a new password: "
-                    f"`bluegreen rotate-now --secret-id {sid}`",
-                )
-            )
+            url = mirror.url(color, role)
+            check: UrlCheck | None = None
+            matches = None
+            for stage, secret in candidates:
+                attempt = check_url(url, user, role, secret)
+                if attempt.ok:
+                    check, matches = attempt, stage
+                    break
+                check = check or attempt
+            if check is None:
+                check = check_url(url, user, role, None)
+            report.urls.append(UrlFacts(color, role, report.names.url(color, role), user, check, matches))
 
 
-def _check_database(report: StatusReport, env: Env, current: DbSecret, previous: VersionFacts | None) -> None:
-    """Sessions per user (as the master user), then whether AWSCURRENT and AWSPREVIOUS log in."""
-    sid = shlex.quote(env.secret_id)
+def _check_database(report: StatusReport, env: Env, current: DbSecret) -> None:
+    """Sessions per user (as the master user); then whether AWSCURRENT, AWSPREVIOUS, the unfinished
+    AWSPENDING and the URLs the flag names log in."""
     try:
         master = env.master(current)
     except InvalidInputError as exc:
         report.problems.append(
-            Problem("error", f"cannot count sessions: {exc}", "fix the master secret named by 'masterarn'")
+            Problem(
+                "unchecked", f"cannot count sessions: {exc}", "fix the master secret named by 'masterarn'"
+            )
         )
         master = None
     if master is not None:
@@ -310,7 +240,7 @@ def _check_database(report: StatusReport, env: Env, current: DbSecret, previous:
             if exc.code == database.ACCESS_DENIED:
                 report.problems.append(
                     Problem(
-                        "error",
+                        "unchecked",
                         f"the master user {master.username!r} (from {current.masterarn}) "
                         f"is denied access: {exc}",
                         "the master secret's password no longer matches the database: see the runbook, "
@@ -320,48 +250,32 @@ def _check_database(report: StatusReport, env: Env, current: DbSecret, previous:
             else:
                 report.problems.append(_unreachable(exc))
                 return  # every other connection would fail the same way
-
-    current_facts = report.stage(CURRENT)
-    candidates = [f for f in (current_facts, previous) if f is not None]
-    for facts in candidates:
-        secret = facts.secret
-        if secret is None:
-            continue
-        if facts is previous and secret.username == current.username:
-            facts.login = "n/a"
-            report.notes.append(
-                "rollback is unavailable: AWSPREVIOUS is an older password of the same user "
-                f"{secret.username!r}, not the other color"
-            )
-            continue
-        try:
+    try:
+        for facts in (report.stage(CURRENT), report.stage(PREVIOUS), report.pending):
+            if facts is None or facts.secret is None:
+                continue
+            secret = facts.secret
+            if PREVIOUS in facts.stages and secret.username == current.username:
+                facts.login = "n/a"
+                continue
             ok = database.can_login(env.endpoint(secret.host, secret.port), secret.username, secret.password)
-        except DatabaseError as exc:
-            facts.login = "error"
-            report.problems.append(_unreachable(exc))
-            return
-        facts.login = "yes" if ok else "no"
-        if ok:
-            continue
-        if facts is current_facts:
-            back = (
-                f"`bluegreen rollback --secret-id {sid}` if AWSPREVIOUS logs in, else "
-                if previous is not None and previous.login != "no"
-                else ""
-            )
-            report.problems.append(
-                Problem(
-                    "inconsistent",
-                    f"AWSCURRENT's password does not log in as {secret.username!r}: the database and the "
-                    "secret disagree (was the password changed outside the rotation?)",
-                    f"{back}give consumers the other color with a new password: "
-                    f"`bluegreen rotate-now --secret-id {sid}`",
-                )
-            )
-        else:
-            report.notes.append(
-                f"rollback is unavailable: AWSPREVIOUS no longer logs in as {secret.username!r}"
-            )
+            facts.login = "yes" if ok else "no"
+        flag = report.mirror.flag if report.mirror else None
+        if flag is not None:
+            tried: dict[tuple[str, int, str, str], bool] = {}
+            for u in report.urls_of(flag):
+                if u.check.state in ("missing", "malformed"):
+                    continue
+                parsed = parse_url(report.mirror.url(flag, u.role) or "")  # type: ignore[union-attr]
+                key = (parsed.host, parsed.port, parsed.username, parsed.password)
+                if key not in tried:
+                    env.out.protect(parsed.password)
+                    tried[key] = database.can_login(
+                        env.endpoint(parsed.host, parsed.port), parsed.username, parsed.password
+                    )
+                u.login = "yes" if tried[key] else "no"
+    except DatabaseError as exc:
+        report.problems.append(_unreachable(exc))
 
 
 def _check_reproducible(report: StatusReport, admin: Admin, current: DbSecret) -> None:
@@ -370,47 +284,296 @@ def _check_reproducible(report: StatusReport, admin: Admin, current: DbSecret) -
     for problem in admin.unreproducible(state) if state is not None else []:
         message, _, fix = problem.partition("; fix: ")
         report.problems.append(
-            Problem("inconsistent", f"the next setSecret will refuse: {message}", fix or "see the message")
+            Problem("blocked", f"the next setSecret will refuse: {message}", fix or "see the message")
         )
 
 
 def _unreachable(exc: DatabaseError) -> Problem:
     return Problem(
-        "error",
+        "unchecked",
         f"database check failed: {exc}",
         "check network access and DB_TLS_MODE/DB_TLS_CA_FILE (runbook: TLS failures), "
         "or skip the database checks with --skip-db",
     )
 
 
-def _grace(report: StatusReport, mirror: MirrorState, current: DbSecret, now: datetime) -> None:
-    if mirror.flag is not None and mirror.flag_modified is not None and mirror.flag_version != 1:
-        report.since_flip = (now - mirror.flag_modified).total_seconds()
-    target = other_color(current.color)
-    target_user = current.username_of(target)
-    try:
-        guards.check_not_in_use(
-            GuardInput(
-                target_color=target,
-                target_user=target_user,
-                current_user=current.username,
-                mirror=mirror,
-                now=now,
-                grace_seconds=report.grace_seconds,
+# -- problems ---------------------------------------------------------------------------------------
+
+
+def _diagnose(report: StatusReport, env: Env, mirror: MirrorState, current: DbSecret) -> None:
+    sid = env.sid
+    current_facts = report.stage(CURRENT)
+    previous = report.stage(PREVIOUS)
+    pending = report.pending
+    stuck = report.meta.stuck_pending
+    other = other_color(current.color)
+    flag_name = report.names.flag
+    grace = in_grace(mirror, report.now, report.grace_seconds)
+    previous_other = (
+        previous is not None
+        and previous.secret is not None
+        and previous.secret.color == other
+        and previous.secret.same_pair(current)
+    )
+    pending_works = pending is not None and pending.login == "yes"
+    repair = f"`bluegreen repair --secret-id {sid}`"
+    retry = f"`{env.rotate_command(stuck)}`" if stuck else ""
+
+    # outage: AWSCURRENT itself
+    if current_facts is not None and current_facts.login == "no":
+        if pending is not None and pending_works and pending.color == other:
+            fix = f"finish rotation {stuck}, whose {other} password logs in, so consumers move to it: {retry}"
+        elif previous_other and previous is not None and previous.login == "yes" and not stuck:
+            # --force: AWSCURRENT may be where an earlier rollback put it (rollback refuses to undo
+            # one without it); going back is right here, since AWSCURRENT no longer logs in.
+            force = " --force" if ROLLBACK_LABEL in current_facts.stages else ""
+            fix = (
+                f"go back to AWSPREVIOUS ({other}), which logs in: "
+                f"`bluegreen rollback{force} --secret-id {sid}`"
+            )
+        else:
+            fix = f"{repair} sets {current.username!r}'s password back to AWSCURRENT's (as the master user)"
+        report.problems.append(
+            Problem(
+                "outage",
+                f"AWSCURRENT's password does not log in as {current.username!r}: the database and the "
+                "secret disagree (was the password changed outside the rotation?); consumers reading "
+                "AWSCURRENT fail",
+                fix,
             )
         )
-    except RotationRefusedError as exc:
-        report.next_rotation = f"would be refused: {exc}"
-        return
-    sessions = report.sessions.get(target_user, 0)
-    if sessions and report.session_policy == "fail":
-        report.next_rotation = (
-            f"would be refused: {target_user!r} has {sessions} live session(s) (ACTIVE_SESSION_POLICY=fail)"
+
+    # the flag
+    has_urls = any(mirror.url(c, r) for c in COLORS for r in ROLES)
+    if mirror.flag_value is None:
+        if has_urls:
+            report.problems.append(
+                Problem(
+                    "outage",
+                    f"{flag_name} does not exist: consumers cannot tell which color to use",
+                    f"`bluegreen adopt --secret-id {sid}` (flag -> AWSCURRENT's color, {current.color})",
+                )
+            )
+        elif previous is not None or report.meta.last_rotated is not None:
+            # Rotated before, yet nothing under this prefix: far likelier the wrong prefix than a lost
+            # mirror, and adopting here would start a second mirror nobody reads.
+            report.problems.append(
+                Problem(
+                    "unchecked",
+                    f"no flag and no URLs under {report.names.prefix} although the secret has been rotated: "
+                    "the function probably writes under another prefix (its PARAMETER_PREFIX, or the "
+                    "secret's parameterPrefix)",
+                    "re-run with the function's prefix: `bluegreen status --parameter-prefix <prefix> "
+                    f"--secret-id {sid}` (only if the mirror really is lost: `bluegreen adopt "
+                    f"--parameter-prefix {report.names.prefix} --secret-id {sid}`)",
+                )
+            )
+            return  # every other mirror check would only repeat "missing" under the wrong prefix
+        else:
+            report.problems.append(
+                Problem(
+                    "cosmetic",
+                    f"{flag_name} does not exist: the secret was never adopted (consumers cannot use the "
+                    "layer until the mirror exists)",
+                    f"`bluegreen adopt --secret-id {sid}`",
+                )
+            )
+    elif mirror.flag_corrupt:
+        report.problems.append(
+            Problem(
+                "outage",
+                f"{flag_name} holds {mirror.flag_value!r}, not blue or green: consumers cannot pick a color",
+                f"`bluegreen adopt --force --secret-id {sid}` (flag -> AWSCURRENT's color, {current.color})",
+            )
         )
-    elif report.meta.stuck_pending:
+    flag = mirror.flag
+    flag_urls = report.urls_of(flag) if flag else []
+
+    # outage: the flag's URLs
+    bad_flag_urls = [
+        u for u in flag_urls if u.login == "no" or (u.login is None and not u.check.ok and not u.matches)
+    ]
+    if flag is not None and bad_flag_urls and not (flag == current.color and _explained(report, current)):
+        where = ", ".join(f"{u.role}: {_url_state(u)}" for u in bad_flag_urls)
+        if flag == current.color:
+            fix = f"{repair} rewrites {flag}'s URLs from AWSCURRENT"
+        elif current_facts is not None and current_facts.login != "no":
+            fix = (
+                f"move the flag to AWSCURRENT ({current.color}), which logs in: "
+                f"`bluegreen adopt --force --secret-id {sid}`"
+            )
+        else:
+            fix = f"{repair}, then `bluegreen adopt --force --secret-id {sid}`"
+        report.problems.append(
+            Problem(
+                "outage",
+                f"the flag names {flag} but {flag}'s URLs do not log in ({where}): consumers following "
+                "the flag cannot connect",
+                fix,
+            )
+        )
+    elif flag == current.color:
+        bad = [u for u in flag_urls if not u.check.ok]
+        if bad:  # they log in (or were not checked) but are not AWSCURRENT's
+            where = ", ".join(f"{u.role}: {_url_state(u)}" for u in bad)
+            report.problems.append(
+                Problem(
+                    "at-risk",
+                    f"{flag}'s URLs (AWSCURRENT's color) are not AWSCURRENT's credentials ({where})",
+                    f"{repair} rewrites them from AWSCURRENT",
+                )
+            )
+
+    # the flag names the other color
+    if flag is not None and flag != current.color:
+        message = (
+            f"the flag names {flag} ({current.username_of(flag)}) but AWSCURRENT is {current.color} "
+            f"({current.username}): consumers use {flag}'s URLs"
+        )
+        keep = f"`bluegreen adopt --force --secret-id {sid}` (flag -> {current.color}, AWSCURRENT)"
+        on_pending = (
+            pending is not None
+            and pending.secret is not None
+            and pending.color == flag
+            and all(u.matches == PENDING for u in flag_urls)
+        )
+        if on_pending:
+            works = "which logs in" if pending_works else "whose login was not checked"
+            message += (
+                f"; rotation {stuck} stopped after writing {flag}'s URLs and the flag: consumers are on "
+                f"the pending password, {works}"
+            )
+            fix = f"finish it: {retry} (or put the flag back: {keep})"
+        elif previous_other and previous is not None and previous.color == flag:
+            fix = (
+                f"keep AWSCURRENT: {keep}; or go back to AWSPREVIOUS ({flag}): "
+                f"`bluegreen rollback --force --secret-id {sid}`"
+            )
+        else:
+            fix = keep
+        report.problems.append(Problem("blocked", message, fix))
+
+    # at-risk / cosmetic: the other color, while consumers may still be on it
+    if flag != other:
+        _check_other_color(report, env, current, other, grace)
+
+    # blocked: an unfinished rotation
+    if stuck is not None and not (flag == other and pending is not None and pending.color == flag):
+        what = f" for {pending.user} ({pending.color})" if pending and pending.secret else ""
+        if (
+            pending is not None
+            and pending.error
+            and pending.secret is None
+            and "no value yet" not in pending.error
+        ):
+            what = f" ({pending.error})"
+        logs = report.meta.logs_hint("1h")
+        report.problems.append(
+            Problem(
+                "blocked",
+                f"rotation {stuck}{what} has not finished: AWSPENDING is on a version that is not AWSCURRENT "
+                "(still running, or failed and waiting for a retry); no other rotation can start",
+                f"if it failed, read why in {logs}; once fixed, retry it with {retry}, or abandon it with "
+                f"`{abandon_command(report.meta.arn, stuck)}`",
+            )
+        )
+
+    if previous is not None and previous.login == "n/a":
+        report.notes.append(
+            "rollback is unavailable: AWSPREVIOUS is an older password of the same user "
+            f"{current.username!r}, not the other color"
+        )
+
+
+def _explained(report: StatusReport, current: DbSecret) -> bool:
+    """The flag's URLs hold AWSCURRENT's credentials and AWSCURRENT itself does not log in (reported)."""
+    facts = report.stage(CURRENT)
+    return (
+        facts is not None
+        and facts.login == "no"
+        and all(u.matches == CURRENT for u in report.urls_of(current.color))
+    )
+
+
+def _url_state(u: UrlFacts) -> str:
+    if u.login == "no" and u.check.ok:
+        return "does not log in"
+    detail = f" ({u.check.detail})" if u.check.detail else ""
+    return f"{u.check.state}{detail}" + (", does not log in" if u.login == "no" else "")
+
+
+def _check_other_color(report: StatusReport, env: Env, current: DbSecret, other: Color, grace: bool) -> None:
+    """The color off the flag: its URLs and AWSPREVIOUS's login, which matter while consumers may
+    still use it (in grace: at-risk) and for a rollback (after: cosmetic)."""
+    previous = report.stage(PREVIOUS)
+    pending = report.pending
+    if pending is not None and pending.color == other:
+        return  # an unfinished rotation owns this color's password and URLs (reported as blocked)
+    previous_other = previous is not None and previous.secret is not None and previous.color == other
+    severity: Any = "at-risk" if grace else "cosmetic"
+    consequence = (
+        f"consumers that have not moved off {other} yet cannot reconnect"
+        if grace
+        else "a rollback is impossible until it is repaired"
+    )
+    repair = f"`bluegreen repair --secret-id {env.sid}`"
+    if previous_other and previous is not None and previous.login == "no":
+        report.problems.append(
+            Problem(
+                severity,
+                f"AWSPREVIOUS's password does not log in as {previous.user!r} ({other}): it was changed "
+                f"outside the rotation; {consequence}",
+                f"{repair} sets it back to AWSPREVIOUS's (as the master user)",
+            )
+        )
+    urls = report.urls_of(other)
+    bad = [u for u in urls if not u.check.ok]
+    if not bad:
+        return
+    if not previous_other and all(u.check.state == "missing" for u in bad):
+        report.notes.append(f"{other} has no URLs yet: the first rotation writes them")
+        return
+    where = ", ".join(f"{u.role}: {_url_state(u)}" for u in bad)
+    fix = (
+        f"{repair} rewrites them from AWSPREVIOUS"
+        if previous_other
+        else (f"the next rotation writes them: `{env.rotate_command()}`")
+    )
+    report.problems.append(
+        Problem(
+            severity,
+            f"{other}'s URLs do not hold AWSPREVIOUS's credentials for "
+            f"{current.username_of(other)} ({where}); "
+            f"{consequence}",
+            fix,
+        )
+    )
+
+
+def _forecast(report: StatusReport, mirror: MirrorState, current: DbSecret) -> None:
+    """The Next line: what setSecret will say to a rotation started now (the function's own guards)."""
+    target_user = current.username_of(other_color(current.color))
+    sessions = report.sessions.get(target_user) if report.checked_db else None
+    forecast = next_rotation(
+        current,
+        mirror,
+        now=report.now,
+        grace_seconds=report.grace_seconds,
+        sessions=sessions,
+        policy=report.session_policy,
+    )
+    if report.meta.stuck_pending:
         report.next_rotation = "blocked until the unfinished rotation completes or is abandoned"
+        report.next_rotation_allowed = False
+    elif forecast.refusal:
+        report.next_rotation = f"would be refused: {forecast.refusal}"
+        report.next_rotation_allowed = False
     else:
-        report.next_rotation = f"allowed: gives {target} ({target_user}) a new password"
+        unchecked = "" if forecast.sessions_checked else " (live sessions not checked)"
+        report.next_rotation = (
+            f"allowed: gives {forecast.target_color} ({target_user}) a new password{unchecked}"
+        )
+        report.next_rotation_allowed = True
 
 
 # -- rendering -------------------------------------------------------------------------------------
@@ -458,6 +621,8 @@ def to_document(report: StatusReport) -> dict[str, Any]:
                 "matchesColorUser": u.check.user == u.expected_user,
                 "state": u.check.state,
                 "detail": u.check.detail,
+                "holds": u.matches,
+                "logsIn": u.login,
             }
             for u in report.urls
         ],
@@ -467,12 +632,19 @@ def to_document(report: StatusReport) -> dict[str, Any]:
         "grace": {
             "rotationGraceSeconds": report.grace_seconds,
             "secondsSinceFlip": round(report.since_flip) if report.since_flip is not None else None,
+            "activeSessionPolicy": report.session_policy,
+            "settingsFrom": report.settings_source,
+            "line": grace_line(mirror, report.now, report.grace_seconds) if mirror else None,
             "nextRotation": report.next_rotation,
+            "nextRotationAllowed": report.next_rotation_allowed,
         },
         "problems": [p.as_dict() for p in report.problems],
         "notes": report.notes,
         "consistent": not report.problems,
+        "severity": report.problems[0].severity if report.problems else None,
         "verdict": report.verdict,
+        "fix": report.problems[0].fix if report.problems else None,
+        "exitStatus": report.exit_code,
     }
 
 
@@ -515,12 +687,16 @@ def to_table(report: StatusReport) -> list[str]:
             u.check.user or "-",
             "yes" if u.check.user == u.expected_user else "no",
             u.check.state,
+            u.matches or "-",
+            u.login or "-",
             u.check.redacted or "-",
         ]
         for u in report.urls
     ]
     if url_rows:
-        lines += render_table(["COLOR", "ROLE", "USER", "MATCHES", "STATE", "URL"], url_rows)
+        lines += render_table(
+            ["COLOR", "ROLE", "USER", "MATCHES", "STATE", "HOLDS", "LOGS IN", "URL"], url_rows
+        )
         lines.append("")
     if report.checked_db and current is not None:
         session_rows = [
@@ -532,16 +708,14 @@ def to_table(report: StatusReport) -> list[str]:
             lines += render_table(["USER", "COLOR", "SESSIONS"], session_rows)
             lines.append(f"(counted as the master user {report.master_user!r})")
             lines.append("")
-    if report.since_flip is not None:
-        since = f"the flag last moved {format_duration(report.since_flip)} ago"
-    else:
-        since = "the flag has not moved since it was created"
-    lines.append(f"Grace     {since}; ROTATION_GRACE_SECONDS={report.grace_seconds}")
+    if mirror is not None:
+        grace = grace_line(mirror, report.now, report.grace_seconds)
+        lines.append(f"Grace     {grace} (from {report.settings_source})")
     if report.next_rotation:
         lines.append(f"Next      rotation {report.next_rotation}")
     for note in report.notes:
         lines.append(f"Note      {note}")
     for problem in report.problems[1:]:
-        lines.append(f"Problem   {problem.message} -> {problem.fix}")
+        lines.append(f"Problem   {problem.severity}: {problem.message} -> {problem.fix}")
     lines.append(f"Verdict   {report.verdict}")
     return lines

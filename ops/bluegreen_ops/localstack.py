@@ -155,6 +155,7 @@ class MariaDB:
     admin_password: str = "admin-Passw0rd!"
     workdir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="bluegreen-mariadb-")))
     process: subprocess.Popen[bytes] | None = None
+    detached: bool = False  # True: outlives this process (``bluegreen local up``); stopped by pid
 
     @property
     def socket_path(self) -> Path:
@@ -219,7 +220,7 @@ class MariaDB:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             start_new_session=True,
-            preexec_fn=_die_with_parent,  # noqa: PLW1509 - only calls prctl, async-signal-safe
+            preexec_fn=None if self.detached else _die_with_parent,  # noqa: PLW1509 - only calls prctl
         )
         deadline = time.monotonic() + timeout
         while True:

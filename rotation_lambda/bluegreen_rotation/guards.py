@@ -6,10 +6,10 @@ is tested on its own and reads as the contract's guarantee 3.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
-from bluegreen_db.naming import Color
+from bluegreen_db.naming import Color, other_color
 
 from .errors import RotationRefusedError
 from .mirror import MirrorState
@@ -62,3 +62,33 @@ def check_sessions(user: str, sessions: int, policy: str) -> None:
         f"refusing to change the password of {user!r}: it has {sessions} live session(s) "
         "(ACTIVE_SESSION_POLICY=fail); they must drain first"
     )
+
+
+def as_reconciled(mirror: MirrorState, current_color: Color, now: datetime) -> MirrorState:
+    """The mirror as setSecret's reconciliation (``steps.reconcile_mirror``) leaves it, before its guard.
+
+    A flag that is missing, holds garbage or names the other color is rewritten to AWSCURRENT's
+    color: Parameter Store then reports a new version (1 for a parameter that did not exist) and a
+    modification time of now, which is what the grace guard reads next.
+    """
+    if mirror.flag == current_color:
+        return mirror
+    version = 1 if mirror.flag_value is None else (mirror.flag_version or 0) + 1
+    return replace(mirror, flag_value=current_color, flag_modified=now, flag_version=version)
+
+
+def predict_set_secret(facts: GuardInput, sessions: int | None, policy: str) -> RotationRefusedError | None:
+    """What setSecret will say to a new rotation, from facts read now: its refusal, or None.
+
+    The same guards in the same order as ``steps.set_secret`` (reconcile the mirror, the in-use guard,
+    then live sessions under the lock), so an operator tool can refuse *before* RotateSecret instead
+    of leaving AWSPENDING staged. ``sessions`` None: not counted (that guard is not predicted).
+    """
+    current_color = other_color(facts.target_color)
+    try:
+        check_not_in_use(replace(facts, mirror=as_reconciled(facts.mirror, current_color, facts.now)))
+        if sessions is not None:
+            check_sessions(facts.target_user, sessions, policy)
+    except RotationRefusedError as exc:
+        return exc
+    return None

@@ -118,7 +118,10 @@ def test_status_says_when_awscurrent_no_longer_logs_in(cli, stack):
     stack.db.execute("ALTER USER %s@'%%' IDENTIFIED BY %s", (stack.app.username, "changed-by-hand-Passw0rd"))
     report = cli.json("status", expect=3)
     assert report["secret"]["versions"][0]["logsIn"] == "no"
-    assert "does not log in" in report["verdict"] and "bluegreen rotate-now" in report["verdict"]
+    assert report["severity"] == "outage" and "does not log in" in report["verdict"]
+    assert "bluegreen repair" in report["fix"]  # no AWSPREVIOUS to roll back to
+    assert cli.json("repair")["passwordsReset"] == [{"user": stack.app.username, "stage": "AWSCURRENT"}]
+    assert cli.json("status")["consistent"] is True
 
 
 def test_status_reports_a_master_user_denied_access(make_stack, make_cli):
@@ -149,7 +152,7 @@ def test_usage_and_lookup_errors_have_their_exit_codes(cli):
 
 def test_a_bad_environment_is_named(cli, monkeypatch):
     monkeypatch.setenv("DB_TLS_MODE", "sometimes")
-    assert "DB_TLS_MODE must be one of" in cli("status", expect=1).stderr
+    assert "DB_TLS_MODE must be one of" in cli("status", expect=2).stderr
 
 
 def test_status_recognises_a_finishsecret_that_stopped_after_the_flag(cli, stack):
@@ -167,9 +170,11 @@ def test_status_recognises_a_finishsecret_that_stopped_after_the_flag(cli, stack
         patch.setattr(SecretStore, "promote", crash)
         driver.run_steps(stack.app.secret_arn, token, steps=("finishSecret",))
     report = cli.json("status", expect=3)
-    flag_problem = report["problems"][1]
-    assert f"rotation {token} stopped after flipping the flag" in flag_problem["message"]
-    assert f"bluegreen rotate-now --secret-id {stack.app.secret_arn} --token {token}" in flag_problem["fix"]
+    assert len(report["problems"]) == 1 and report["severity"] == "blocked"
+    flag_problem = report["problems"][0]
+    assert f"rotation {token} stopped after writing green's URLs and the flag" in flag_problem["message"]
+    assert "pending password, which logs in" in flag_problem["message"]
+    assert f"bluegreen rotate-now --local --secret-id {stack.app.secret_arn} --token {token}" in report["fix"]
 
     cli("rotate-now", "--local", "--token", token)
     assert cli.json("status")["consistent"] is True

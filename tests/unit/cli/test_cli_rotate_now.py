@@ -4,7 +4,7 @@ a rotation function, so these are the only tests of the non-local path)."""
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from click.testing import CliRunner
@@ -130,6 +130,8 @@ def world(monkeypatch):
     )
     monkeypatch.setenv("ROTATION_GRACE_SECONDS", "900")
     monkeypatch.delenv("PARAMETER_PREFIX", raising=False)
+    world.function_variables = None  # GetFunctionConfiguration denied: this shell's settings apply
+    monkeypatch.setattr(cli_common, "read_function_variables", lambda env, arn: world.function_variables)
     return world
 
 
@@ -223,3 +225,29 @@ def test_rotate_later_on_aws_asks_for_the_configuration_test_only(world):
     assert result.exit_code == 0, result.output
     assert world.rotate_calls == [{"SecretId": ARN, "RotateImmediately": False}]
     assert "configuration test of" in result.stdout and "nothing rotated" in result.stdout
+
+
+def test_the_pre_check_uses_the_functions_own_grace_when_it_can_read_it(world):
+    world.flag_modified = datetime.now(UTC) - timedelta(seconds=120)
+    world.timeline[:] = [
+        {
+            "stages": {OLD: ["AWSCURRENT"], "3": ["AWSPREVIOUS"]},
+            "values": {OLD: GREEN, "3": BLUE},
+            "params": {FLAG: "green", **BLUE_URLS, **GREEN_URLS},
+        }
+    ]
+    refused = invoke()  # this shell: 900 s
+    assert (
+        refused.exit_code == 4
+        and "ROTATION_GRACE_SECONDS=900, ACTIVE_SESSION_POLICY=fail (from this shell)" in (refused.stderr)
+    )
+    world.function_variables = {"ROTATION_GRACE_SECONDS": "60", "LOG_LEVEL": "INFO"}
+    started = invoke("--timeout", "1")  # the function: 60 s, and the flag moved 120 s ago
+    assert world.rotate_calls and started.exit_code == 1  # RotateSecret called; the fake never finishes
+    world.rotate_calls.clear()
+    world.function_variables = {"ROTATION_GRACE_SECONDS": "3600"}
+    strict = invoke()
+    assert strict.exit_code == 4 and "(from the function)" in strict.stderr and "--force" not in strict.stderr
+    forced = invoke("--force")  # the forecast is the function's own: forcing would only leave AWSPENDING
+    assert forced.exit_code == 4 and "nothing was staged" in forced.stderr
+    assert world.rotate_calls == []

@@ -69,3 +69,37 @@ def test_sessions_policy():
     guards.check_sessions("app", 3, "warn")
     with pytest.raises(RotationRefusedError, match="3 live session"):
         guards.check_sessions("app", 3, "fail")
+
+
+# -- the forecast operator tools share (guards.predict_set_secret) ------------------------------------
+
+
+def test_reconciliation_moves_a_disagreeing_flag_to_the_current_color_now():
+    mirror = MirrorState(NAMES, "blue", NOW - timedelta(days=1), 4)
+    assert guards.as_reconciled(mirror, "green", NOW) == MirrorState(NAMES, "green", NOW, 5)
+    missing = MirrorState(NAMES, None, None, None)
+    assert guards.as_reconciled(missing, "green", NOW).flag_version == 1  # a new parameter
+    agreeing = MirrorState(NAMES, "green", NOW - timedelta(days=1), 4)
+    assert guards.as_reconciled(agreeing, "green", NOW) is agreeing
+
+
+@pytest.mark.parametrize(
+    ("flag", "version", "age", "sessions", "refused"),
+    [
+        ("green", 2, 1000, 0, None),  # off the flag longer than grace, no sessions
+        ("green", 2, 10, 0, "less than ROTATION_GRACE_SECONDS"),
+        ("green", 2, 1000, 3, "3 live session"),
+        ("green", 2, 1000, None, None),  # sessions not counted: that guard is not predicted
+        (None, None, 0, 0, None),  # missing: setSecret creates it (version 1), nothing held back
+        ("purple", 3, 1000, 0, "less than ROTATION_GRACE_SECONDS"),  # garbage: rewritten now
+        ("blue", 3, 1000, 0, "less than ROTATION_GRACE_SECONDS"),  # names the target: moved back now
+    ],
+)
+def test_predict_set_secret_applies_reconciliation_then_the_guards(flag, version, age, sessions, refused):
+    facts_ = facts(flag=flag, age=age, version=version)
+    refusal = guards.predict_set_secret(facts_, sessions, "fail")
+    if refused is None:
+        assert refusal is None
+    else:
+        assert refusal is not None and refused in str(refusal)
+    assert guards.predict_set_secret(facts(flag="green", age=1000), 3, "warn") is None
