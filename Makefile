@@ -4,6 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 SAM_VENV := .venv-sam
+AWS_VENV := .venv-aws
 export SAM_CLI_TELEMETRY := 0
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
@@ -35,7 +36,14 @@ jq:
 	  echo "installing Debian's jq"; \
 	  $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq jq >/dev/null; }
 
-deps: $(BIN)/.installed mariadb jq
+# The AWS CLI in its own venv (it pins its own botocore, which this project's pin would clash with):
+# the runbook's examples call it (tests/integration/cli/test_runbook.py puts it on their PATH).
+$(AWS_VENV)/bin/aws:
+	@echo "installing the AWS CLI into $(AWS_VENV)..."
+	@$(PYTHON) -m venv $(AWS_VENV)
+	@$(AWS_VENV)/bin/pip install --quiet --disable-pip-version-check awscli==1.46.3
+
+deps: $(BIN)/.installed mariadb jq $(AWS_VENV)/bin/aws
 
 demo: deps
 	$(BIN)/python -m bluegreen_ops.demo
@@ -71,5 +79,5 @@ invoke: deps
 	$(BIN)/python -m bluegreen_ops.sam_local
 
 clean:
-	rm -rf $(VENV) $(SAM_VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(SAM_VENV) $(AWS_VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache
 	@echo "the Lambda stand-in image cache stays in ~/.cache/bluegreen-rotation (rm -r it to rebuild)"

@@ -16,7 +16,7 @@ from bluegreen_db.naming import ROLES
 
 from . import database, guards
 from .context import RotationContext
-from .database import Account, AccountState, Admin
+from .database import Account, AccountState, Admin, Endpoint, SessionFacts
 from .errors import DatabaseError, InvalidInputError, RotationRefusedError
 from .guards import GuardInput
 from .mirror import MirrorState
@@ -132,7 +132,7 @@ def test_secret(rot: RotationContext) -> None:
     writer = rot.endpoint(pending.host, pending.port)
     _log_in_everywhere(rot, pending, skip=pending.host)
     pending_session = database.session_facts(writer, pending.username, pending.password, pending.dbname)
-    current_session = database.session_facts(writer, current.username, current.password, current.dbname)
+    current_session = _current_session(rot, writer, current)
     master = rot.master(pending)
     with Admin.open(rot.endpoint(master.host, master.port), master.username, master.password) as admin:
         states = admin.account_states(current.username, pending.username)
@@ -141,7 +141,8 @@ def test_secret(rot: RotationContext) -> None:
         raise DatabaseError(f"user {current.username!r} or {pending.username!r} is missing")
     names = {"mine": repr(current.username), "theirs": repr(pending.username)}
     differences = source.profile.differences(target.profile, **names)
-    differences += current_session.differences(pending_session, **names)
+    if current_session is not None:
+        differences += current_session.differences(pending_session, **names)
     if differences:
         raise DatabaseError(
             f"{pending.username!r} differs from {current.username!r}, whose place it takes at the flip: "
@@ -150,6 +151,23 @@ def test_secret(rot: RotationContext) -> None:
     logger.info(
         "the pending user's account and session equal the current user's", extra={"user": pending.username}
     )
+
+
+def _current_session(rot: RotationContext, writer: Endpoint, current: DbSecret) -> SessionFacts | None:
+    """A session of AWSCURRENT's user, to compare with the pending user's; None when its password no
+    longer logs in. That is an outage the flip ends (consumers move to the pending user), so the
+    rotation goes on with the account profiles compared alone instead of blocking its own remedy."""
+    try:
+        return database.session_facts(writer, current.username, current.password, current.dbname)
+    except DatabaseError as exc:
+        if exc.code != database.ACCESS_DENIED:
+            raise
+    logger.warning(
+        "AWSCURRENT's password does not log in: comparing account profiles only, not sessions",
+        extra={"user": current.username},
+    )
+    metrics.add_metric(name="CurrentLoginFailed", unit="Count", value=1)
+    return None
 
 
 def _log_in_everywhere(rot: RotationContext, secret: DbSecret, skip: str | None = None) -> None:

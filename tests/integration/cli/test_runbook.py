@@ -93,16 +93,21 @@ def test_the_runbook_marks_few_lines_as_real_aws_only():
 @pytest.mark.slow
 def test_every_runbook_example_runs_against_the_local_stack(tmp_path):
     bluegreen = bluegreen_bin()
-    missing = [tool for tool in ("jq", "aws") if shutil.which(tool) is None]
+    aws_venv = Path(__file__).resolve().parents[3] / ".venv-aws" / "bin"  # make deps installs it
+    path = f"{aws_venv}{os.pathsep}{bluegreen.parent}{os.pathsep}{os.environ.get('PATH', '')}"
+    missing = [tool for tool in ("jq", "aws") if shutil.which(tool, path=path) is None]
     if missing:
-        pytest.skip(f"the runbook's examples use {', '.join(missing)}, not installed here")
+        message = f"the runbook's examples use {', '.join(missing)}, not installed here (make deps)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
     state_dir = tmp_path / "stack"
     env = {
         k: v
         for k, v in os.environ.items()
         if not k.startswith(("AWS_", "DB_", "PARAMETER_", "ROTATION_", "ACTIVE_SESSION", "BLUEGREEN_"))
     }
-    env["PATH"] = f"{bluegreen.parent}{os.pathsep}{env.get('PATH', '')}"
+    env["PATH"] = path
     env["BLUEGREEN_LOCAL_DIR"] = str(state_dir)
     up = subprocess.run([bluegreen, "local", "up"], env=env, capture_output=True, text=True, timeout=180)
     assert up.returncode == 0, up.stderr
