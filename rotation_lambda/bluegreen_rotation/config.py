@@ -11,12 +11,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any, Literal
 
+from bluegreen_db.tls import TLS_MODES, TlsMode
+
 from .errors import InvalidInputError
 
-TlsMode = Literal["disable", "require", "verify-ca", "verify-full"]
 SessionPolicy = Literal["fail", "warn"]
 
-TLS_MODES: tuple[TlsMode, ...] = ("disable", "require", "verify-ca", "verify-full")
 SESSION_POLICIES: tuple[SessionPolicy, ...] = ("fail", "warn")
 DEFAULT_EXCLUDE_CHARACTERS = " /@\"'\\"
 

@@ -31,6 +31,8 @@ import pymysql.converters
 from pymysql.connections import Connection
 from pymysql.constants import ER
 
+from bluegreen_db.tls import TlsMode, client_context
+
 from .account_profile import (
     Account,
     AccountProfile,
@@ -41,7 +43,6 @@ from .account_profile import (
     referenced_objects,
 )
 from .account_profile import normalize_session_grant as _normalize_session_grant
-from .config import TlsMode
 from .dialects import Dialect, dialect_for
 from .dialects.mysql8 import role_name
 from .errors import DatabaseError
@@ -89,25 +90,13 @@ class SessionFacts:
         return out
 
 
-@functools.lru_cache(maxsize=8)
 def tls_context(mode: TlsMode, ca_file: str | None) -> ssl.SSLContext | None:
-    """The client TLS context for a mode; ``None`` only for ``disable``.
+    """The client TLS context for a mode (the layer's, so the function and its consumers agree).
 
-    Every other mode hands pymysql a context, and pymysql then refuses a server without TLS instead
-    of falling back to plaintext (checked again in :func:`connect`). Contexts are cached: loading a
-    CA bundle costs tens of milliseconds, and one context serves every connection of the process.
+    Every mode but ``disable`` hands pymysql a context, and pymysql then refuses a server without TLS
+    instead of falling back to plaintext (checked again in :func:`connect`).
     """
-    if mode == "disable":
-        return None
-    ctx = ssl.create_default_context(cafile=ca_file)
-    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
-    if mode == "require":
-        ctx.check_hostname = False
-        ctx.verify_mode = ssl.CERT_NONE
-    elif mode == "verify-ca":
-        ctx.check_hostname = False
-        ctx.verify_mode = ssl.CERT_REQUIRED
-    return ctx
+    return client_context(mode, ca_file)
 
 
 def connect(endpoint: Endpoint, user: str, password: str, database: str | None = None) -> Connection[Any]:

@@ -20,7 +20,7 @@ Why ``verify-full`` by default: it is the function's default (``DB_TLS_MODE``), 
 lets whoever can answer on the database's address collect the password. Aurora's certificates are
 signed by the RDS CAs, which the system bundle lacks: set ``BLUEGREEN_DB_TLS_CA_FILE`` to the RDS
 bundle (https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/UsingWithRDS.SSL.html), for
-example shipped in the function at ``/var/task/global-bundle.pem``.
+example shipped in the layer at ``/opt/certs/global-bundle.pem`` (docs/deploy.md).
 
 Never plaintext by surprise: every mode but ``disable`` gives the driver an ``SSLContext``, PyMySQL
 then refuses a server without TLS (``_ssl_required``), and :func:`ensure_encrypted` checks the socket
@@ -110,7 +110,7 @@ class TlsSettings:
 
     def context(self) -> ssl.SSLContext | None:
         """The client context; ``None`` only for ``disable``."""
-        return _context(self.mode, self.ca_file)
+        return client_context(self.mode, self.ca_file)
 
     def pymysql_kwargs(self) -> dict[str, Any]:
         """``ssl=<context>``, or ``ssl_disabled=True`` for ``disable`` (so PyMySQL does not even try)."""
@@ -119,8 +119,10 @@ class TlsSettings:
 
 
 @functools.lru_cache(maxsize=16)
-def _context(mode: TlsMode, ca_file: str | None) -> ssl.SSLContext | None:
-    """Cached: loading a CA bundle costs tens of milliseconds, one context serves every connection."""
+def client_context(mode: TlsMode, ca_file: str | None) -> ssl.SSLContext | None:
+    """The client context of a mode, shared by consumers and the rotation function; ``None`` only for
+    ``disable``. Cached: loading a CA bundle costs tens of milliseconds, one context serves every
+    connection of the process."""
     import ssl
 
     if mode == "disable":
