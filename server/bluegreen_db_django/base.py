@@ -30,7 +30,7 @@ import logging
 import threading
 from typing import Any
 
-from bluegreen_db.consumer import BlueGreenConsumer, Snapshot, check_role, is_access_denied
+from bluegreen_db.consumer import BlueGreenConsumer, Snapshot, check_role, retry_snapshot
 from bluegreen_db.dburl import DbUrl
 from bluegreen_db.naming import resolve_prefix
 from bluegreen_db.tls import TlsSettings, ensure_encrypted
@@ -119,16 +119,9 @@ class DatabaseWrapper(MySQLDatabaseWrapper):  # type: ignore[misc]
         try:
             conn = super().get_new_connection(conn_params)
         except MySQLdb.OperationalError as exc:
-            if not is_access_denied(exc):
+            fresh = retry_snapshot(self.bluegreen_consumer.refresh_after_denied, snap, role, exc)
+            if fresh is None:
                 raise
-            fresh = self.bluegreen_consumer.refresh_after_denied(snap)
-            if fresh.url(role) == snap.url(role):
-                raise
-            logger.info(
-                "access denied for %s; retrying with refreshed credentials %s",
-                snap.url(role).redacted(),
-                fresh.url(role).redacted(),
-            )
             snap = fresh
             conn = super().get_new_connection(self._with_url(dict(conn_params), snap.url(role)))
         url = snap.url(role)

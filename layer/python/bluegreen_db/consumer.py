@@ -162,6 +162,30 @@ def is_access_denied(exc: BaseException) -> bool:
     return bool(args) and args[0] == ER_ACCESS_DENIED_ERROR
 
 
+def retry_snapshot(
+    refresh_after_denied: Callable[[Snapshot], Snapshot], snap: Snapshot, role: Role, exc: BaseException
+) -> Snapshot | None:
+    """After a connect with ``snap`` failed with ``exc``: the snapshot to retry with, or None to raise.
+
+    Only access denied (1045) is retried, and only when a refresh (rate-limited by the consumer) finds
+    different credentials: the one rule every sync path (pymysql, SQLAlchemy, Django) follows.
+    """
+    if not is_access_denied(exc):
+        return None
+    fresh = refresh_after_denied(snap)
+    url, fresh_url = snap.url(role), fresh.url(role)
+    if fresh_url == url:
+        logger.warning("access denied for %s and Parameter Store holds no newer credentials", url.redacted())
+        return None
+    logger.info(
+        "access denied for %s; retrying with refreshed credentials %s (flag: %s)",
+        url.redacted(),
+        fresh_url.redacted(),
+        fresh.color,
+    )
+    return fresh
+
+
 def check_role(role: str) -> Role:
     for known in ROLES:
         if role == known:
@@ -473,22 +497,10 @@ class BlueGreenConsumer:
         try:
             return self._open(url, kwargs)
         except pymysql.err.OperationalError as exc:
-            if not is_access_denied(exc):
+            fresh = retry_snapshot(self.refresh_after_denied, snap, role, exc)
+            if fresh is None:
                 raise
-            fresh = self.refresh_after_denied(snap)
-            fresh_url = fresh.url(role)
-            if fresh_url == url:
-                logger.warning(
-                    "access denied for %s and Parameter Store holds no newer credentials", url.redacted()
-                )
-                raise
-            logger.info(
-                "access denied for %s; retrying with refreshed credentials %s (flag: %s)",
-                url.redacted(),
-                fresh_url.redacted(),
-                fresh.color,
-            )
-        return self._open(fresh_url, kwargs)
+        return self._open(fresh.url(role), kwargs)
 
     def _open(self, url: DbUrl, kwargs: Mapping[str, Any]) -> Connection[Any]:
         import pymysql  # lazy: keep the layer's import cheap

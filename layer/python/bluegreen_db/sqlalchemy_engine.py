@@ -46,7 +46,7 @@ from sqlalchemy.engine import URL, Dialect, Engine, make_url
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
 
-from bluegreen_db.consumer import BlueGreenConsumer, Snapshot, default_consumer, is_access_denied
+from bluegreen_db.consumer import BlueGreenConsumer, Snapshot, default_consumer, retry_snapshot
 from bluegreen_db.dburl import DbUrl
 from bluegreen_db.naming import Color, Role
 from bluegreen_db.tls import ensure_encrypted
@@ -138,16 +138,9 @@ def follow_flag(engine: Engine, role: Role, source: FlagSource, replace_on_flip:
         try:
             dbapi_conn = _open(dialect, snap, cargs, cparams)
         except dialect.loaded_dbapi.OperationalError as exc:
-            if not is_access_denied(exc):
+            fresh = retry_snapshot(source.refresh_after_denied, snap, role, exc)
+            if fresh is None:
                 raise
-            fresh = source.refresh_after_denied(snap)
-            if fresh.url(role) == snap.url(role):
-                raise
-            logger.info(
-                "access denied for %s; retrying with refreshed credentials %s",
-                snap.url(role).redacted(),
-                fresh.url(role).redacted(),
-            )
             snap = fresh
             dbapi_conn = _open(dialect, snap, cargs, cparams)
         conn_rec.info[COLOR_INFO_KEY] = snap.color
