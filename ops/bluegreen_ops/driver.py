@@ -107,17 +107,7 @@ class RotationDriver:
         if token in state.versions:
             return token  # resuming this rotation: the placeholder (or its value) is already there
         self._unstage_pending_on_current(secret_id, state)
-        try:
-            self.client.rotate_secret(
-                SecretId=secret_id,
-                ClientRequestToken=token,
-                RotationLambdaARN=PLACEHOLDER_LAMBDA_ARN,
-                RotationRules={"AutomaticallyAfterDays": 30},
-            )
-        except ClientError as exc:
-            # moto: the placeholder version is staged before the (absent) Lambda is looked up.
-            if exc.response.get("Error", {}).get("Code") != "ResourceNotFoundException":
-                raise
+        self._rotate_secret(secret_id, token, rotate_immediately=True)
         stages_now = self.client.describe_secret(SecretId=secret_id).get("VersionIdsToStages", {})
         if "AWSPENDING" not in stages_now.get(token, []):
             raise RuntimeError("the emulator did not stage a placeholder AWSPENDING version")
@@ -137,18 +127,7 @@ class RotationDriver:
             )
         current = self.client.get_secret_value(SecretId=secret_id, VersionStage="AWSCURRENT")["SecretString"]
         self._unstage_pending_on_current(secret_id, state)
-        try:
-            self.client.rotate_secret(
-                SecretId=secret_id,
-                ClientRequestToken=token,
-                RotationLambdaARN=PLACEHOLDER_LAMBDA_ARN,
-                RotationRules={"AutomaticallyAfterDays": 30},
-                RotateImmediately=False,
-            )
-        except ClientError as exc:
-            # moto: the copy is staged before the (absent) Lambda is looked up.
-            if exc.response.get("Error", {}).get("Code") != "ResourceNotFoundException":
-                raise
+        self._rotate_secret(secret_id, token, rotate_immediately=False)
         staged = self.client.get_secret_value(SecretId=secret_id, VersionId=token, VersionStage="AWSPENDING")
         if staged.get("SecretString") != current:
             # moto copied a stale value (see the module docstring): stage what AWS stages.
@@ -167,6 +146,21 @@ class RotationDriver:
         finally:
             self._remove_pending(secret_id, token)
         return token
+
+    def _rotate_secret(self, secret_id: str, token: str, *, rotate_immediately: bool) -> None:
+        """moto's RotateSecret with the placeholder function: it stages AWSPENDING (a placeholder, or
+        with ``rotate_immediately=False`` a copy) before it looks the (absent) Lambda up and fails."""
+        try:
+            self.client.rotate_secret(
+                SecretId=secret_id,
+                ClientRequestToken=token,
+                RotationLambdaARN=PLACEHOLDER_LAMBDA_ARN,
+                RotationRules={"AutomaticallyAfterDays": 30},
+                RotateImmediately=rotate_immediately,
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "ResourceNotFoundException":
+                raise
 
     def run_steps(self, secret_id: str, token: str, attempt: int = 1, steps: tuple[str, ...] = STEPS) -> None:
         for step in steps:
