@@ -322,6 +322,27 @@ def test_testsecret_names_a_difference_made_behind_its_back(stack):
         driver.run_steps(stack.app.secret_arn, token, steps=("testSecret",))
 
 
+def test_an_outage_of_awscurrent_does_not_block_the_flip_that_ends_it(stack, caplog):
+    """AWSCURRENT's password changed by hand (consumers fail): testSecret cannot open a session as it,
+    so it compares the account profiles alone, warns, and the rotation moves consumers to the partner."""
+    driver = RotationDriver(stack.secretsmanager, lambda_handler, max_attempts=1)
+    token = driver.start(stack.app.secret_arn)
+    driver.run_steps(stack.app.secret_arn, token, steps=("createSecret", "setSecret"))
+    stack.db.execute("ALTER USER %s@'%%' IDENTIFIED BY %s", (stack.app.username, "changed-by-hand-1"))
+    driver.run_steps(stack.app.secret_arn, token, steps=("testSecret", "finishSecret"))
+    assert "comparing account profiles only" in caplog.text
+    current = secret_value(stack)
+    assert current["username"] == f"{stack.app.username}_green"
+    assert outcome(stack, current, "SELECT CURRENT_USER()").startswith("ok")
+    # The profiles are still compared: with AWSCURRENT broken again, a difference still fails testSecret.
+    token2 = driver.start(stack.app.secret_arn)
+    driver.run_steps(stack.app.secret_arn, token2, steps=("createSecret", "setSecret"))
+    stack.db.execute("ALTER USER %s@'%%' IDENTIFIED BY %s", (current["username"], "changed-by-hand-2"))
+    stack.db.execute(f"GRANT SELECT ON mysql.db TO `{stack.app.username}`@'%'")
+    with pytest.raises(DatabaseError, match=r"privileges on `mysql`.`db`"):
+        driver.run_steps(stack.app.secret_arn, token2, steps=("testSecret",))
+
+
 def test_the_services_configuration_test_only_logs_in_as_the_current_user(stack):
     """RotateImmediately=false: AWSPENDING holds AWSCURRENT's user; testSecret logs in, nothing else
     (not even as the master user, whose secret is made unusable here to prove it)."""
