@@ -219,21 +219,6 @@ class Admin:
     def _execute(self, sql: str, args: Any = None, *, sensitive: bool = False) -> None:
         self._rows(sql, args, sensitive=sensitive)
 
-    def user_hosts(self, user: str) -> list[str]:
-        return sorted(
-            str(row[0]) for row in self._rows("SELECT Host FROM mysql.user WHERE User = %s", (user,))
-        )
-
-    def account_of(self, user: str) -> Account | None:
-        """The single account of a user name; several host parts are ambiguous and refused."""
-        hosts = self.user_hosts(user)
-        if len(hosts) > 1:
-            raise DatabaseError(
-                f"user {user!r} exists with several host parts ({', '.join(hosts)}); "
-                "keep exactly one so the partner user can mirror it"
-            )
-        return Account(user, hosts[0]) if hosts else None
-
     def create_user(self, account: Account) -> None:
         """Creates the account with a throwaway password: the real one is set last, so a login with
         the pending password proves every earlier part of setSecret has been done."""
