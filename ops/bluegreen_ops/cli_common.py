@@ -431,6 +431,11 @@ class GuardSettings:
     session_policy: str
     source: str  # "the function" or "this shell"
 
+    @classmethod
+    def of_shell(cls, settings: Settings) -> GuardSettings:
+        """This shell's: the settings the function runs with under ``--local``."""
+        return cls(settings.rotation_grace_seconds, settings.active_session_policy, "this shell")
+
     def describe(self) -> str:
         return (
             f"ROTATION_GRACE_SECONDS={self.grace_seconds}, ACTIVE_SESSION_POLICY={self.session_policy} "
@@ -462,9 +467,7 @@ def read_function_variables(env: Env, function_arn: str) -> dict[str, str] | Non
 def guard_settings(env: Env, meta: SecretMeta) -> GuardSettings:
     """ROTATION_GRACE_SECONDS and ACTIVE_SESSION_POLICY as the deployed function has them, when its
     configuration can be read; else this shell's (the same variables, the same defaults)."""
-    shell = GuardSettings(
-        env.settings.rotation_grace_seconds, env.settings.active_session_policy, "this shell"
-    )
+    shell = GuardSettings.of_shell(env.settings)
     if meta.function_name is None or meta.rotation_lambda_arn is None:
         return shell
     variables = read_function_variables(env, meta.rotation_lambda_arn)

@@ -18,7 +18,16 @@ from bluegreen_rotation.mirror import Mirror, MirrorState
 from bluegreen_rotation.secret import DbSecret
 from bluegreen_rotation.secrets_store import CURRENT, PENDING, PREVIOUS
 
-from .cli_common import CliError, Env, RefusedError, abandon_command, check_url, describe, read_stage
+from .cli_common import (
+    CliError,
+    Env,
+    RefusedError,
+    SecretMeta,
+    abandon_command,
+    check_url,
+    describe,
+    read_stage,
+)
 
 ROLLBACK_LABEL = "BLUEGREEN_ROLLBACK"  # staging label: the version a rollback made AWSCURRENT
 
@@ -110,6 +119,19 @@ def write_flag(env: Env, mirror: Mirror, color: Color, outcome: Outcome, was: st
         env.out.progress(f"wrote {mirror.names.flag} = {color} (was {was or 'missing'})")
 
 
+def _from_current(
+    env: Env, meta: SecretMeta, dry_run: bool, missing: str
+) -> tuple[DbSecret, Mirror, MirrorState, Outcome]:
+    """AWSCURRENT, its mirror as read now and an empty Outcome on its color: where adopt and repair start."""
+    found = read_stage(env, meta, CURRENT)
+    if found is None:
+        raise CliError(f"secret {meta.arn} has no AWSCURRENT version: {missing}")
+    _, current = found
+    mirror = env.mirror_for(current)
+    outcome = Outcome(current.color, current.username, mirror.names.prefix, dry_run)
+    return current, mirror, mirror.read(), outcome
+
+
 def adopt(env: Env, *, force: bool, dry_run: bool) -> Outcome:
     """Writes the flag and AWSCURRENT's color's URLs for an existing secret; idempotent.
 
@@ -117,13 +139,7 @@ def adopt(env: Env, *, force: bool, dry_run: bool) -> Outcome:
     follow the flag, so moving it moves them.
     """
     meta = describe(env)
-    found = read_stage(env, meta, CURRENT)
-    if found is None:
-        raise CliError(f"secret {meta.arn} has no AWSCURRENT version: nothing to adopt")
-    _, current = found
-    mirror = env.mirror_for(current)
-    state = mirror.read()
-    outcome = Outcome(current.color, current.username, mirror.names.prefix, dry_run)
+    current, mirror, state, outcome = _from_current(env, meta, dry_run, "nothing to adopt")
     if state.flag_value is not None and state.flag != current.color and not force:
         raise RefusedError(
             f"{mirror.names.flag} names {state.flag_value!r} but AWSCURRENT is {current.color} "
@@ -251,13 +267,7 @@ def repair(env: Env, *, dry_run: bool) -> Outcome:
     each URL is written only after its credentials logged in.
     """
     meta = describe(env)
-    found_current = read_stage(env, meta, CURRENT)
-    if found_current is None:
-        raise CliError(f"secret {meta.arn} has no AWSCURRENT version: nothing to repair from")
-    _, current = found_current
-    mirror = env.mirror_for(current)
-    state = mirror.read()
-    outcome = Outcome(current.color, current.username, mirror.names.prefix, dry_run)
+    current, mirror, state, outcome = _from_current(env, meta, dry_run, "nothing to repair from")
     sides: list[tuple[str, DbSecret]] = [(CURRENT, current)]
     found_previous = read_stage(env, meta, PREVIOUS)
     stuck = meta.stuck_pending

@@ -219,12 +219,11 @@ class RotationWatcher:
     def _timeout_message(self, snap: Snapshot) -> str:
         logs = self._meta.logs_hint("30m") if self._meta else "the rotation function's logs"
         left = ""
-        if PENDING in snap.stages and not snap.promoted:
-            arn = self._meta.arn if self._meta else self.env.secret_id
+        if (staged_left := self._staged_left(snap)) is not None:
             left = (
                 f"; AWSPENDING stays on {self.token} (Secrets Manager retries a failed rotation with it): "
-                f"once the cause is fixed, retry with `{self.env.rotate_command(self.token)}`, or clear it "
-                f"with `{abandon_command(arn, self.token)}`"
+                f"once the cause is fixed, retry with `{staged_left.retry}`, or clear it "
+                f"with `{staged_left.clear}`"
             )
         return (
             f"rotation {self.token} did not finish within {format_duration(self.timeout)}: "
@@ -232,14 +231,16 @@ class RotationWatcher:
             f"later): read {logs}, then `bluegreen status`{left}"
         )
 
+    def _staged_left(self, snap: Snapshot | None) -> Staged | None:
+        """The rotation's version, when it still holds AWSPENDING without having been promoted."""
+        if snap is None or PENDING not in snap.stages or snap.promoted:
+            return None
+        return staged(self.env, self._meta.arn if self._meta else self.env.secret_id, self.token)
+
     def _result(self, finished: bool, message: str, elapsed: float) -> WatchResult:
         secret = self._secret
-        snap = self._last
-        left = None
-        if not finished and snap is not None and PENDING in snap.stages and not snap.promoted:
-            left = staged(self.env, self._meta.arn if self._meta else self.env.secret_id, self.token)
         return WatchResult(
-            staged=left,
+            staged=None if finished else self._staged_left(self._last),
             finished=finished,
             token=self.token,
             message=message,
@@ -274,12 +275,7 @@ def preflight(env: Env, meta: SecretMeta, *, local: bool, force: bool) -> None:
             "starting; nothing was staged"
         )
     # --local: the function runs here, with this shell's settings; on AWS, its own when readable.
-    if local:
-        guard = GuardSettings(
-            env.settings.rotation_grace_seconds, env.settings.active_session_policy, "this shell"
-        )
-    else:
-        guard = guard_settings(env, meta)
+    guard = GuardSettings.of_shell(env.settings) if local else guard_settings(env, meta)
     forecast = next_rotation(
         current,
         mirror,

@@ -2,8 +2,8 @@
 
 Facts are gathered read-only (DescribeSecret, one GetSecretValue per staged version, one
 GetParameters for the mirror, one master connection to count sessions, one login per version and
-per URL the flag names) and turned into problems ranked by :mod:`.diagnosis`, each with the one
-command that fixes it. The first problem is the verdict; none means ``consistent``.
+per other credentials the flag's URLs hold) and turned into problems ranked by :mod:`.diagnosis`,
+each with the one command that fixes it. The first problem is the verdict; none means ``consistent``.
 """
 
 from __future__ import annotations
@@ -250,6 +250,15 @@ def _check_database(report: StatusReport, env: Env, current: DbSecret) -> None:
             else:
                 report.problems.append(_unreachable(exc))
                 return  # every other connection would fail the same way
+    tried: dict[tuple[str, int, str, str], bool] = {}
+
+    def login(host: str, port: int, user: str, password: str) -> str:
+        """One login per host and credentials: a URL holding a version's is not tried again."""
+        key = (host, port, user, password)
+        if key not in tried:
+            tried[key] = database.can_login(env.endpoint(host, port), user, password)
+        return "yes" if tried[key] else "no"
+
     try:
         for facts in (report.stage(CURRENT), report.stage(PREVIOUS), report.pending):
             if facts is None or facts.secret is None:
@@ -258,22 +267,15 @@ def _check_database(report: StatusReport, env: Env, current: DbSecret) -> None:
             if PREVIOUS in facts.stages and secret.username == current.username:
                 facts.login = "n/a"
                 continue
-            ok = database.can_login(env.endpoint(secret.host, secret.port), secret.username, secret.password)
-            facts.login = "yes" if ok else "no"
+            facts.login = login(secret.host, secret.port, secret.username, secret.password)
         flag = report.mirror.flag if report.mirror else None
         if flag is not None:
-            tried: dict[tuple[str, int, str, str], bool] = {}
             for u in report.urls_of(flag):
                 if u.check.state in ("missing", "malformed"):
                     continue
                 parsed = parse_url(report.mirror.url(flag, u.role) or "")  # type: ignore[union-attr]
-                key = (parsed.host, parsed.port, parsed.username, parsed.password)
-                if key not in tried:
-                    env.out.protect(parsed.password)
-                    tried[key] = database.can_login(
-                        env.endpoint(parsed.host, parsed.port), parsed.username, parsed.password
-                    )
-                u.login = "yes" if tried[key] else "no"
+                env.out.protect(parsed.password)
+                u.login = login(parsed.host, parsed.port, parsed.username, parsed.password)
     except DatabaseError as exc:
         report.problems.append(_unreachable(exc))
 

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 from urllib.parse import quote
 
+import pymysql
 import pytest
 from click.testing import CliRunner, Result
 
 from bluegreen_ops.cli import main
+from tests.helpers import secret_value
 
 
 def stored_passwords(stack: Any) -> set[str]:
@@ -68,3 +72,22 @@ def cli(stack: Any) -> Cli:
 @pytest.fixture
 def make_cli() -> Any:
     return Cli
+
+
+@contextmanager
+def session_as_previous(stack: Any) -> Iterator[None]:
+    """A live session as AWSPREVIOUS's user (the color the next rotation changes) while the block runs."""
+    previous = secret_value(stack, "AWSPREVIOUS")
+    conn = pymysql.connect(
+        host="127.0.0.1", port=stack.db.port, user=previous["username"], password=previous["password"]
+    )
+    try:
+        yield
+    finally:
+        conn.close()
+
+
+@pytest.fixture
+def previous_session() -> Any:
+    """``with previous_session(stack):`` holds a live session as AWSPREVIOUS's user."""
+    return session_as_previous

@@ -7,15 +7,15 @@ document (``json.loads`` of the whole of it), whatever the outcome.
 from __future__ import annotations
 
 import json
+from contextlib import AbstractContextManager, nullcontext
 
-import pymysql
 import pytest
 
 from app import lambda_handler
 from bluegreen_ops.driver import RotationDriver, RotationFailedError
 from bluegreen_ops.localstack import free_port
 from bluegreen_rotation.errors import RotationRefusedError
-from tests.helpers import flag, login_as, parameters, secret_value, snapshot, stages
+from tests.helpers import flag, login_as, parameters, snapshot, stages
 
 HAND_PASSWORD = "changed-by-hand-Passw0rd"
 
@@ -93,14 +93,12 @@ def test_json_exit_4_refusals_say_nothing_is_staged(make_stack, make_cli):
 # -- 2: rotate-now refuses before RotateSecret whatever setSecret would refuse ----------------------------
 
 
-def test_rotate_now_refuses_live_sessions_before_rotatesecret_and_stages_nothing(cli, stack):
+def test_rotate_now_refuses_live_sessions_before_rotatesecret_and_stages_nothing(
+    cli, stack, previous_session
+):
     cli("adopt")
     rotate(stack)  # green is AWSCURRENT: the next rotation changes blue's password
-    blue = secret_value(stack, "AWSPREVIOUS")
-    conn = pymysql.connect(
-        host="127.0.0.1", port=stack.db.port, user=blue["username"], password=blue["password"]
-    )
-    try:
+    with previous_session(stack):
         before = snapshot(stack)
         assert "1 live session" in cli.json("status")["grace"]["nextRotation"]
         for extra in ((), ("--force",)):
@@ -109,8 +107,6 @@ def test_rotate_now_refuses_live_sessions_before_rotatesecret_and_stages_nothing
             assert "1 live session(s)" in doc["error"]["message"] and doc["error"]["staged"] is None
             assert "createSecret" not in refused.stderr  # no step ran
         assert snapshot(stack) == before  # no placeholder version, nothing written
-    finally:
-        conn.close()
     assert cli.json("rotate-now", "--local")["finished"] is True  # once they drained
 
 
@@ -126,18 +122,14 @@ def test_rotate_now_force_past_grace_stages_nothing(make_stack, make_cli):
     assert cli.json("status")["consistent"] is True  # no AWSPENDING left behind
 
 
-def test_the_aws_path_pre_check_refuses_before_rotatesecret(cli, stack):
+def test_the_aws_path_pre_check_refuses_before_rotatesecret(cli, stack, previous_session):
     """Without --local the same pre-check runs before RotateSecret (here called directly: against
     moto the command itself is refused earlier, see state 7)."""
     from bluegreen_ops import cli_common, cli_rotate
 
     cli("adopt")
     rotate(stack)
-    blue = secret_value(stack, "AWSPREVIOUS")
-    conn = pymysql.connect(
-        host="127.0.0.1", port=stack.db.port, user=blue["username"], password=blue["password"]
-    )
-    try:
+    with previous_session(stack):
         env = cli_common.Env(
             secret_id=stack.app.secret_arn,
             out=cli_common.Output(quiet=True),
@@ -149,12 +141,10 @@ def test_the_aws_path_pre_check_refuses_before_rotatesecret(cli, stack):
         with pytest.raises(cli_common.RefusedError, match=r"live session.*--force starts it anyway"):
             cli_rotate.preflight(env, meta, local=False, force=False)
         cli_rotate.preflight(env, meta, local=False, force=True)  # the operator overrides this shell
-    finally:
-        conn.close()
 
 
 @pytest.mark.parametrize("state", ["flag-missing", "flag-garbage", "flag-on-previous", "sessions", "fine"])
-def test_the_forecast_is_what_setsecret_does(make_stack, make_cli, state):
+def test_the_forecast_is_what_setsecret_does(make_stack, make_cli, previous_session, state):
     """One model: status's forecast (the function's guards on the facts read now) against the
     function's real setSecret on the same state."""
     stack = make_stack(grace=3600)
@@ -164,18 +154,15 @@ def test_the_forecast_is_what_setsecret_does(make_stack, make_cli, state):
     if state != "fine":
         # make the flag old enough that only the state under test can refuse
         stack.ssm.delete_parameter(Name=f"{stack.prefix}/blue-green-env")
-    conn = None
+    session: AbstractContextManager[None] = nullcontext()
     if state == "flag-garbage":
         stack.ssm.put_parameter(Name=f"{stack.prefix}/blue-green-env", Value="purple", Type="String")
     elif state == "flag-on-previous":
         stack.ssm.put_parameter(Name=f"{stack.prefix}/blue-green-env", Value="blue", Type="String")
     elif state == "sessions":
         stack.ssm.put_parameter(Name=f"{stack.prefix}/blue-green-env", Value="green", Type="String")
-        blue = secret_value(stack, "AWSPREVIOUS")
-        conn = pymysql.connect(
-            host="127.0.0.1", port=stack.db.port, user=blue["username"], password=blue["password"]
-        )
-    try:
+        session = previous_session(stack)
+    with session:
         forecast = cli.json("status", expect=None)["grace"]
         driver = RotationDriver(stack.secretsmanager, lambda_handler, max_attempts=1)
         try:
@@ -184,9 +171,6 @@ def test_the_forecast_is_what_setsecret_does(make_stack, make_cli, state):
         except RotationFailedError as exc:
             refused = isinstance(exc.last, RotationRefusedError)
             assert refused, exc
-    finally:
-        if conn is not None:
-            conn.close()
     assert forecast["nextRotationAllowed"] is (not refused), (state, forecast["nextRotation"])
 
 

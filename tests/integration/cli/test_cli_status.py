@@ -6,7 +6,7 @@ import pytest
 
 from app import lambda_handler
 from bluegreen_ops.driver import RotationDriver
-from tests.helpers import secret_value, stages
+from tests.helpers import stages
 
 
 def rotate(stack):
@@ -58,19 +58,11 @@ def test_status_before_and_after_a_rotation(cli, stack):
     assert after["grace"]["nextRotation"].startswith("allowed")
 
 
-def test_status_counts_live_sessions_and_the_guard_they_trigger(cli, stack):
-    import pymysql
-
+def test_status_counts_live_sessions_and_the_guard_they_trigger(cli, stack, previous_session):
     cli("adopt")
     rotate(stack)
-    blue = secret_value(stack, "AWSPREVIOUS")
-    conn = pymysql.connect(
-        host="127.0.0.1", port=stack.db.port, user=blue["username"], password=blue["password"]
-    )
-    try:
+    with previous_session(stack):
         report = cli.json("status")
-    finally:
-        conn.close()
     assert report["sessions"]["byUser"][stack.app.username] == 1
     assert (
         report["consistent"] is True
