@@ -471,19 +471,23 @@ class Bench:
     def _drive(
         self, tag: str, workers: list[Worker], engines: list[Any], count: int, change: Callable[[int], Any]
     ) -> tuple[list[Any], float]:
-        """Keeps the load running while ``change(i)`` happens ``count`` times; returns its results and
-        the end time (two TTLs after the last change, so every worker has had time to converge)."""
-        results = []
+        """Keeps the load running while ``change(i)`` happens ``count`` times (see :meth:`_changes`)."""
         with running(workers):
-            time.sleep(1.0)
-            for i in range(count):
-                results.append(change(i))
-                log(f"{tag}: change {i + 1}/{count} done ({results[-1][1]})")
-            time.sleep(self.args.ttl * 2 + 0.5)
-            end = time.monotonic()
+            results, end = self._changes(tag, count, change)
         for engine in engines:
             engine.dispose()
         return results, end
+
+    def _changes(self, tag: str, count: int, change: Callable[[int], Any]) -> tuple[list[Any], float]:
+        """``change(i)`` ``count`` times under the caller's running load; returns its results and the
+        end time (two TTLs after the last change, so every worker has had time to converge)."""
+        results = []
+        time.sleep(1.0)
+        for i in range(count):
+            results.append(change(i))
+            log(f"{tag}: change {i + 1}/{count} done ({results[-1][1]})")
+        time.sleep(self.args.ttl * 2 + 0.5)
+        return results, time.monotonic()
 
     def layer(self) -> Result:
         a = self.args
@@ -632,13 +636,7 @@ class Bench:
             children.append((pid, res_r))
         os.close(stop_r)
         log(f"prefork: {a.processes} processes x ({a.threads} engine threads + 1 connect thread)")
-        flips = []
-        time.sleep(1.0)
-        for i in range(a.rotations):
-            flips.append(rot.rotate())
-            log(f"prefork: rotation {i + 1}/{a.rotations} done ({flips[-1][1]})")
-        time.sleep(a.ttl * 2 + 0.5)
-        end = time.monotonic()
+        flips, end = self._changes("prefork", a.rotations, lambda _i: rot.rotate())
         os.close(stop_w)
         workers: list[Worker] = []
         calls = 0
@@ -715,13 +713,7 @@ class Bench:
         thread.start()
         ready.wait(30)
         log(f"asyncio: {n} connect() tasks + {n} engine tasks on one event loop")
-        flips = []
-        time.sleep(1.0)
-        for i in range(a.rotations):
-            flips.append(rot.rotate())
-            log(f"asyncio: rotation {i + 1}/{a.rotations} done ({flips[-1][1]})")
-        time.sleep(a.ttl * 2 + 0.5)
-        end = time.monotonic()
+        flips, end = self._changes("asyncio", a.rotations, lambda _i: rot.rotate())
         stop.set()
         thread.join(timeout=60)
         note = (

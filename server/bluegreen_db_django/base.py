@@ -33,7 +33,7 @@ from typing import Any
 from bluegreen_db.consumer import BlueGreenConsumer, Snapshot, check_role, retry_snapshot
 from bluegreen_db.dburl import DbUrl
 from bluegreen_db.naming import resolve_prefix
-from bluegreen_db.tls import TlsSettings, ensure_encrypted
+from bluegreen_db.tls import TlsSettings, ensure_encrypted, has_own_tls
 from bluegreen_db_django.driver import install
 
 MySQLdb = install()
@@ -94,10 +94,19 @@ class DatabaseWrapper(MySQLDatabaseWrapper):  # type: ignore[misc]
         self._bluegreen_role = check_role(self._bluegreen_options.get("role", "writer"))
         self._bluegreen_snapshot: Snapshot | None = None
         self._bluegreen_color: str | None = None
+        self._bluegreen_consumer: BlueGreenConsumer | None = None
 
     @property
     def bluegreen_consumer(self) -> BlueGreenConsumer:
-        return consumer_for(self._bluegreen_options)
+        # Looked up once per wrapper, not on every query (_close_if_old_color runs before each cursor).
+        if self._bluegreen_consumer is None:
+            self._bluegreen_consumer = consumer_for(self._bluegreen_options)
+        return self._bluegreen_consumer
+
+    @property
+    def _own_tls(self) -> bool:
+        """An ``ssl``/``ssl_*`` in ``OPTIONS`` replaces the consumer's TLS settings."""
+        return has_own_tls(self.settings_dict.get("OPTIONS", {}))
 
     def get_connection_params(self) -> dict[str, Any]:
         kwargs: dict[str, Any] = super().get_connection_params()
@@ -109,7 +118,7 @@ class DatabaseWrapper(MySQLDatabaseWrapper):  # type: ignore[misc]
         kwargs = {k: v for k, v in kwargs.items() if k not in ("unix_socket", "passwd", "db")}
         kwargs.update(user=url.username, password=url.password, host=url.host, port=url.port)
         kwargs["database"] = self.settings_dict.get("NAME") or url.database or None
-        if not any(k == "ssl" or k.startswith("ssl_") for k in self.settings_dict.get("OPTIONS", {})):
+        if not self._own_tls:
             kwargs.update(_tls_params(self.bluegreen_consumer.tls_for(url)))
         return kwargs
 
@@ -125,7 +134,7 @@ class DatabaseWrapper(MySQLDatabaseWrapper):  # type: ignore[misc]
             snap = fresh
             conn = super().get_new_connection(self._with_url(dict(conn_params), snap.url(role)))
         url = snap.url(role)
-        if _IS_PYMYSQL and not any(k == "ssl" or k.startswith("ssl_") for k in self.settings_dict["OPTIONS"]):
+        if _IS_PYMYSQL and not self._own_tls:
             ensure_encrypted(conn, self.bluegreen_consumer.tls_for(url), f"{url.host}:{url.port}")
         self._bluegreen_color = snap.color
         return conn

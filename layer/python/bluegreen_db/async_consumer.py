@@ -22,19 +22,16 @@ aiomysql falls back to plaintext when the server offers no TLS, whatever ``ssl``
 from __future__ import annotations
 
 import asyncio
-import logging
 import weakref
 from typing import TYPE_CHECKING, Any
 
-from bluegreen_db.consumer import BlueGreenConsumer, Snapshot, check_role, is_access_denied
+from bluegreen_db.consumer import BlueGreenConsumer, Snapshot, check_role, is_access_denied, newer_credentials
 from bluegreen_db.dburl import DbUrl
 from bluegreen_db.errors import TlsError
 from bluegreen_db.naming import Role
 
 if TYPE_CHECKING:
     import ssl
-
-logger = logging.getLogger(__name__)
 
 CLIENT_SSL = 2048  # pymysql.constants.CLIENT.SSL: the server offers TLS
 
@@ -87,25 +84,15 @@ class AsyncBlueGreenConsumer:
 
         role = check_role(role)
         snap = await self.current()
-        url = snap.url(role)
         try:
-            return await self._open(url, kwargs)
+            return await self._open(snap.url(role), kwargs)
         except pymysql.err.OperationalError as exc:
             if not is_access_denied(exc):
                 raise
-            fresh = await self.refresh_after_denied(snap)
-            fresh_url = fresh.url(role)
-            if fresh_url == url:
-                logger.warning(
-                    "access denied for %s and Parameter Store holds no newer credentials", url.redacted()
-                )
+            fresh = newer_credentials(snap, await self.refresh_after_denied(snap), role)
+            if fresh is None:
                 raise
-            logger.info(
-                "access denied for %s; retrying with refreshed credentials %s",
-                url.redacted(),
-                fresh_url.redacted(),
-            )
-        return await self._open(fresh_url, kwargs)
+        return await self._open(fresh.url(role), kwargs)
 
     async def _open(self, url: DbUrl, kwargs: dict[str, Any]) -> Any:
         params: dict[str, Any] = {"connect_timeout": self.sync.connect_timeout, **kwargs}

@@ -34,7 +34,8 @@ from bluegreen_db.async_consumer import AsyncBlueGreenConsumer, tls_checked_conn
 from bluegreen_db.consumer import BlueGreenConsumer, Snapshot, default_consumer
 from bluegreen_db.dburl import DbUrl
 from bluegreen_db.naming import Color, Role
-from bluegreen_db.sqlalchemy_engine import DEFAULT_POOL_RECYCLE, follow_flag, has_own_tls
+from bluegreen_db.sqlalchemy_engine import DEFAULT_POOL_RECYCLE, follow_flag
+from bluegreen_db.tls import has_own_tls
 
 DEFAULT_DRIVER = "mysql+aiomysql"
 

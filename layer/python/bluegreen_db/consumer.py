@@ -71,7 +71,7 @@ from bluegreen_db.errors import (
     from_aws_error,
 )
 from bluegreen_db.naming import COLORS, ROLES, Color, ParameterNames, Role, parse_color
-from bluegreen_db.tls import TlsSettings, ensure_encrypted
+from bluegreen_db.tls import TlsSettings, ensure_encrypted, has_own_tls
 
 if TYPE_CHECKING:
     from botocore.config import Config
@@ -172,7 +172,12 @@ def retry_snapshot(
     """
     if not is_access_denied(exc):
         return None
-    fresh = refresh_after_denied(snap)
+    return newer_credentials(snap, refresh_after_denied(snap), role)
+
+
+def newer_credentials(snap: Snapshot, fresh: Snapshot, role: Role) -> Snapshot | None:
+    """``fresh`` if its credentials for ``role`` differ from the ones of ``snap`` the database refused,
+    else None (logged either way): the second half of :func:`retry_snapshot`, for async callers."""
     url, fresh_url = snap.url(role), fresh.url(role)
     if fresh_url == url:
         logger.warning("access denied for %s and Parameter Store holds no newer credentials", url.redacted())
@@ -191,9 +196,6 @@ def check_role(role: str) -> Role:
         if role == known:
             return known
     raise ValueError(f"role must be 'writer' or 'reader', got {role!r}")
-
-
-_check_role = check_role
 
 
 @dataclass(frozen=True, repr=False, eq=False)
@@ -507,7 +509,7 @@ class BlueGreenConsumer:
 
         params = {**self._connect_kwargs, **kwargs}
         tls = self.tls_for(url)
-        own_tls = any(k == "ssl" or k.startswith("ssl_") for k in params)
+        own_tls = has_own_tls(params)
         if not own_tls:
             params.update(tls.pymysql_kwargs())
         conn = pymysql.connect(

@@ -49,7 +49,7 @@ from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
 from bluegreen_db.consumer import BlueGreenConsumer, Snapshot, default_consumer, retry_snapshot
 from bluegreen_db.dburl import DbUrl
 from bluegreen_db.naming import Color, Role
-from bluegreen_db.tls import ensure_encrypted
+from bluegreen_db.tls import TlsSettings, ensure_encrypted, has_own_tls
 
 logger = logging.getLogger(__name__)
 
@@ -67,15 +67,8 @@ def _sa_url(url: DbUrl, drivername: str | None) -> URL:
     return sa_url.set(drivername=drivername) if drivername else sa_url
 
 
-def has_own_tls(params: dict[str, Any]) -> bool:
-    return any(k == "ssl" or k.startswith("ssl_") for k in params)
-
-
-def tls_params(source: BlueGreenConsumer, url: DbUrl, params: dict[str, Any], driver: str) -> dict[str, Any]:
-    """``params`` with the consumer's TLS for ``url``, unless the caller set its own."""
-    if has_own_tls(params):
-        return params
-    tls = source.tls_for(url)
+def tls_params(tls: TlsSettings, params: dict[str, Any], driver: str) -> dict[str, Any]:
+    """``params`` with ``tls`` as ``driver`` takes it (callers with their own, see has_own_tls, skip this)."""
     if driver in ("mysql+pymysql", "mariadb+pymysql"):
         return {**params, **tls.pymysql_kwargs()}
     if tls.mode == "disable":
@@ -109,10 +102,11 @@ class _SyncSource:
         return self.consumer.refresh_after_denied(stale)
 
     def open(self, dialect: Dialect, url: DbUrl, cargs: tuple[Any, ...], params: dict[str, Any]) -> Any:
-        own_tls = has_own_tls(params)
-        conn = dialect.connect(*cargs, **tls_params(self.consumer, url, params, self.driver))
-        if not own_tls:
-            ensure_encrypted(conn, self.consumer.tls_for(url), f"{url.host}:{url.port}")
+        if has_own_tls(params):
+            return dialect.connect(*cargs, **params)
+        tls = self.consumer.tls_for(url)
+        conn = dialect.connect(*cargs, **tls_params(tls, params, self.driver))
+        ensure_encrypted(conn, tls, f"{url.host}:{url.port}")
         return conn
 
 
@@ -218,7 +212,9 @@ def create_engine(
     engine = _sa_create_engine(passwordless, pool_pre_ping=pool_pre_ping, pool_recycle=pool_recycle, **kwargs)
     driver = engine.url.drivername
 
-    tls_params(source, first.url(role), kwargs.get("connect_args", {}), driver)  # unsupported: fail now
+    connect_args = kwargs.get("connect_args", {})
+    if not has_own_tls(connect_args):
+        tls_params(source.tls_for(first.url(role)), connect_args, driver)  # unsupported: fail now
     follow_flag(engine, role, _SyncSource(source, driver), replace_on_flip)
 
     if drain_interval is not None:
@@ -303,21 +299,13 @@ class _Drainer:
 
 
 _engines: weakref.WeakKeyDictionary[Engine, _Drainer | None] = weakref.WeakKeyDictionary()
-_drainers_keep: dict[int, _Drainer] = {}  # drainer objects live as long as their engine (see below)
 _forking = False  # set while the at-fork handler disposes of the child's pools
 
 
 def _start_drainer(engine: Engine, source: BlueGreenConsumer, color: Color, interval: float) -> None:
     drainer = _Drainer(engine, source, color, interval)
-    _drainers_keep[id(drainer)] = drainer
-    _engines[engine] = drainer
-
-    def _forget(key: int = id(drainer)) -> None:
-        gone = _drainers_keep.pop(key, None)
-        if gone is not None:
-            gone.stop()
-
-    weakref.finalize(engine, _forget)
+    _engines[engine] = drainer  # the drainer lives as long as its engine
+    weakref.finalize(engine, drainer.stop)
 
     @event.listens_for(engine, "engine_disposed")
     def _disposed(_engine: Engine) -> None:

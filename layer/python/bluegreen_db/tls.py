@@ -138,6 +138,12 @@ def client_context(mode: TlsMode, ca_file: str | None) -> ssl.SSLContext | None:
     return ctx
 
 
+def has_own_tls(params: Mapping[str, Any]) -> bool:
+    """Whether connect arguments carry the caller's own TLS options (``ssl``/``ssl_*``), which then
+    replace the consumer's settings."""
+    return any(k == "ssl" or k.startswith("ssl_") for k in params)
+
+
 def ensure_encrypted(conn: Any, settings: TlsSettings, where: str) -> None:
     """Closes ``conn`` and raises :class:`TlsError` if TLS was required and the socket is plain."""
     if settings.mode == "disable":

@@ -18,6 +18,7 @@ import pytest
 from app import lambda_handler
 from bluegreen_ops.driver import RotationDriver
 from tests.faults import StallingProxy
+from tests.helpers import secret_value
 
 TTL = 1.0  # consumer cache TTL in these tests
 GRACE = 2  # ROTATION_GRACE_SECONDS: just above the TTL, as the contract requires
@@ -53,6 +54,17 @@ class Rotator:
         self.last_finished = time.monotonic()
         self.count += 1
         return self.flag()
+
+    def rotate_under_load(self, passwords: list[str], settle: float, times: int = 3) -> list[str]:
+        """``times`` rotations back to back while the caller's load runs, then ``settle`` seconds for
+        every worker to pass a refresh; each new AWSCURRENT password goes into ``passwords`` (the
+        ``no_password_in_logs`` list). Returns the flag after each rotation."""
+        flags = []
+        for _ in range(times):
+            flags.append(self.rotate())
+            passwords.append(secret_value(self.stack)["password"])
+        time.sleep(settle)
+        return flags
 
 
 @pytest.fixture

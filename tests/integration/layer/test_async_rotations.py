@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from collections.abc import Awaitable, Callable
 
 import pymysql
 import pytest
@@ -15,9 +16,19 @@ from bluegreen_db.async_consumer import AsyncBlueGreenConsumer
 from bluegreen_db.async_engine import create_async_engine
 from bluegreen_db.consumer import BlueGreenConsumer
 from bluegreen_db.errors import TlsError
-from tests.helpers import secret_value
 
 WHO_SQL = "SELECT SUBSTRING_INDEX(CURRENT_USER(), '@', 1)"
+
+
+async def who(consumer: AsyncBlueGreenConsumer, role: str = "writer") -> str:
+    """The user a new ``consumer.connect(role)`` logs in as."""
+    conn = await consumer.connect(role)
+    try:
+        async with conn.cursor() as cur:
+            await cur.execute(WHO_SQL)
+            return str((await cur.fetchone())[0])
+    finally:
+        conn.close()
 
 
 class AsyncLoad:
@@ -45,8 +56,16 @@ class AsyncLoad:
     async def _main(self) -> None:
         engine = await create_async_engine("writer", consumer=self.consumer, pool_size=2, max_overflow=0)
         self._ready.set()
-        tasks = [asyncio.create_task(self._direct()) for _ in range(self.workers)]
-        tasks += [asyncio.create_task(self._pooled(engine)) for _ in range(self.workers)]
+
+        async def pooled() -> str:
+            async with engine.connect() as conn:
+                return str(await conn.scalar(text(WHO_SQL)))
+
+        tasks = [
+            asyncio.create_task(self._loop("direct", lambda: who(self.consumer, "reader")))
+            for _ in range(self.workers)
+        ]
+        tasks += [asyncio.create_task(self._loop("pooled", pooled)) for _ in range(self.workers)]
         tasks.append(asyncio.create_task(self._heartbeat()))
         while not self._stop.is_set():
             await asyncio.sleep(0.05)
@@ -55,33 +74,16 @@ class AsyncLoad:
         await asyncio.gather(*tasks, return_exceptions=True)
         await engine.dispose()
 
-    async def _direct(self) -> None:
+    async def _loop(self, path: str, op: Callable[[], Awaitable[str]]) -> None:
+        """Runs ``op`` (returning the logged-in user) until cancelled, recording users and errors."""
         while True:
             try:
-                conn = await self.consumer.connect("reader")
-                try:
-                    async with conn.cursor() as cur:
-                        await cur.execute(WHO_SQL)
-                        (user,) = await cur.fetchone()
-                finally:
-                    conn.close()
-                self.seen.append((time.monotonic(), "direct", str(user)))
+                user = await op()
+                self.seen.append((time.monotonic(), path, user))
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                self.errors.append(f"direct: {type(exc).__name__}: {exc}")
-            await asyncio.sleep(0.01)
-
-    async def _pooled(self, engine) -> None:
-        while True:
-            try:
-                async with engine.connect() as conn:
-                    user = await conn.scalar(text(WHO_SQL))
-                self.seen.append((time.monotonic(), "pooled", str(user)))
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                self.errors.append(f"pooled: {type(exc).__name__}: {exc}")
+                self.errors.append(f"{path}: {type(exc).__name__}: {exc}")
             await asyncio.sleep(0.01)
 
     async def _heartbeat(self) -> None:
@@ -99,11 +101,7 @@ def test_async_consumer_and_engine_through_three_rotations(layer_stack, rotator,
     consumer = AsyncBlueGreenConsumer(BlueGreenConsumer(stack.prefix, ttl=ttl))
     users = {"blue": stack.app.username, "green": f"{stack.app.username}_green"}
     with AsyncLoad(consumer) as load:
-        flags = []
-        for _ in range(3):
-            flags.append(rotator.rotate())
-            no_password_in_logs.append(secret_value(stack)["password"])
-        time.sleep(ttl * 2.5)
+        flags = rotator.rotate_under_load(no_password_in_logs, settle=ttl * 2.5)
     assert load.errors == []
     assert flags == ["blue", "green", "blue"]
     last = rotator.last_finished
@@ -121,20 +119,10 @@ def test_async_access_denied_refreshes_once_and_retries(layer_stack, rotator, co
     sync = BlueGreenConsumer(stack.prefix, ttl=3600)
     calls = count_ssm_calls(sync.client)
     consumer = AsyncBlueGreenConsumer(sync)
-
-    async def who() -> str:
-        conn = await consumer.connect()
-        try:
-            async with conn.cursor() as cur:
-                await cur.execute(WHO_SQL)
-                return str((await cur.fetchone())[0])
-        finally:
-            conn.close()
-
-    assert asyncio.run(who()).endswith("_green")
+    assert asyncio.run(who(consumer)).endswith("_green")
     rotator.rotate()  # blue
     rotator.rotate()  # green gets a new password: the cached one is wrong now
-    assert asyncio.run(who()) == f"{stack.app.username}_green"
+    assert asyncio.run(who(consumer)) == f"{stack.app.username}_green"
     assert calls["GetParameters"] == 2
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 
@@ -11,6 +10,7 @@ import pymysql
 import pytest
 
 from bluegreen_db.consumer import BlueGreenConsumer, ParameterMissingError
+from tests.helpers import secret_value
 
 
 def _current_user(conn: pymysql.connections.Connection) -> str:
@@ -19,14 +19,6 @@ def _current_user(conn: pymysql.connections.Connection) -> str:
         row = cur.fetchone()
     assert row is not None
     return str(row[0])
-
-
-def _secret(stack, stage="AWSCURRENT"):
-    return json.loads(
-        stack.secretsmanager.get_secret_value(SecretId=stack.app.secret_arn, VersionStage=stage)[
-            "SecretString"
-        ]
-    )
 
 
 @pytest.mark.slow
@@ -55,12 +47,8 @@ def test_consumer_keeps_working_through_three_rotations(
     threads = [threading.Thread(target=work, args=(role,)) for role in ("writer", "reader") for _ in range(3)]
     for t in threads:
         t.start()
-    flags = []
     try:
-        for _ in range(3):
-            flags.append(rotator.rotate())
-            no_password_in_logs.append(_secret(stack)["password"])
-        time.sleep(ttl * 2.5)  # let every worker pass a refresh after the last flip
+        flags = rotator.rotate_under_load(no_password_in_logs, settle=ttl * 2.5)
     finally:
         stop.set()
         for t in threads:
@@ -92,7 +80,7 @@ def test_access_denied_refreshes_once_and_succeeds(
     stale_green = consumer.current().url("writer")
     assert rotator.rotate() == "blue"  # blue gets a new password; green untouched
     assert rotator.rotate() == "green"  # green gets a new password: the cached one is now wrong
-    no_password_in_logs.extend([stale_green.password, _secret(stack)["password"]])
+    no_password_in_logs.extend([stale_green.password, secret_value(stack)["password"]])
     with pytest.raises(pymysql.err.OperationalError) as denied:
         pymysql.connect(
             host=stale_green.host,
@@ -106,7 +94,7 @@ def test_access_denied_refreshes_once_and_succeeds(
     with consumer.connect() as conn:
         assert _current_user(conn) == f"{stack.app.username}_green"
     assert calls["GetParameters"] == before + 1
-    assert consumer.current().url("writer").password == _secret(stack)["password"]
+    assert consumer.current().url("writer").password == secret_value(stack)["password"]
 
 
 def test_access_denied_without_newer_credentials_raises_after_one_refresh(

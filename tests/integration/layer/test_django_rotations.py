@@ -12,8 +12,6 @@ from types import ModuleType
 
 import pytest
 
-from tests.helpers import secret_value
-
 django = pytest.importorskip("django")
 
 WHO_SQL = "SELECT SUBSTRING_INDEX(CURRENT_USER(), '@', 1)"
@@ -87,12 +85,8 @@ def test_django_test_client_through_three_rotations(layer_stack, rotator, ttl, n
     threads = [threading.Thread(target=serve) for _ in range(4)]
     for t in threads:
         t.start()
-    flags = []
     try:
-        for _ in range(3):
-            flags.append(rotator.rotate())
-            no_password_in_logs.append(secret_value(stack)["password"])
-        time.sleep(ttl * 2.5)
+        flags = rotator.rotate_under_load(no_password_in_logs, settle=ttl * 2.5)
     finally:
         stop.set()
         for t in threads:

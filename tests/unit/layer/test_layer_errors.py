@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import boto3
 import pytest
@@ -25,11 +26,11 @@ PREFIX = "/db/errs"
 PASSWORD = "pw-Never-In-An-Error-9"
 
 
-def _stubbed() -> tuple[BlueGreenConsumer, Stubber]:
+def _stubbed(**kwargs: Any) -> tuple[BlueGreenConsumer, Stubber]:
     client = boto3.client("ssm", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="y")
     stubber = Stubber(client)
     stubber.activate()
-    consumer = BlueGreenConsumer(PREFIX, client=client, environ={}, ttl=60, tls_mode="disable")
+    consumer = BlueGreenConsumer(PREFIX, client=client, environ={}, ttl=60, tls_mode="disable", **kwargs)
     return consumer, stubber
 
 
@@ -98,12 +99,7 @@ def test_botocore_errors_without_an_answer_are_unavailable():
 def test_a_parameter_store_error_after_a_snapshot_serves_it_and_never_shows_a_password(caplog):
     caplog.set_level(logging.WARNING, logger="bluegreen_db")
     now = [0.0]
-    client = boto3.client("ssm", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="y")
-    stubber = Stubber(client)
-    stubber.activate()
-    consumer = BlueGreenConsumer(
-        PREFIX, client=client, environ={}, ttl=60, tls_mode="disable", clock=lambda: now[0]
-    )
+    consumer, stubber = _stubbed(clock=lambda: now[0])
     stubber.add_response("get_parameters", _ok_response())
     first = consumer.current()
     stubber.add_client_error(
