@@ -1,0 +1,135 @@
+"""The stack every scenario runs on, one seeded application per scenario, and the load kept running
+while the credentials change."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+
+from bluegreen_db.naming import ParameterNames
+from bluegreen_ops.localstack import (
+    AppDatabase,
+    MariaDB,
+    MotoServer,
+    aws_environment,
+    patched_environ,
+    seed_application,
+)
+
+from .load import SERVER_THREADS, Worker, engine_op, log, pymysql_op, running
+from .rotations import Rotations
+
+INITIAL_PASSWORD = "bench-initial-Passw0rd"
+
+
+@dataclass
+class Seeded:
+    """A scenario's own application: its secret, database user and Parameter Store prefix."""
+
+    app: AppDatabase
+    names: ParameterNames
+    sm: Any
+    ssm: Any
+
+
+class Harness:
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.db = MariaDB()
+        self.moto: MotoServer | None = None
+        self.n = 0
+        self.lambda_workers = args.workers // 2
+        self.server_count = max(1, (args.workers - self.lambda_workers) // SERVER_THREADS)
+
+    @contextmanager
+    def stack(self) -> Iterator[None]:
+        """MariaDB and moto's server, with the AWS environment pointing at moto, for the block."""
+        log("starting MariaDB and moto's server")
+        self.db.start()
+        self.moto = MotoServer().start()
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)
+        env = {
+            **aws_environment(self.moto.endpoint),
+            "POWERTOOLS_METRICS_DISABLED": "true",
+            "POWERTOOLS_TRACE_DISABLED": "true",
+        }
+        try:
+            with patched_environ(env):
+                yield
+        finally:
+            self.moto.stop()
+            self.db.stop()
+
+    def application(self, policy: str, password: str = INITIAL_PASSWORD) -> Seeded:
+        """A fresh secret, user and prefix, so no scenario sees another's rotations."""
+        self.n += 1
+        prefix = f"/bench/zd{self.n}"
+        os.environ.update(
+            {
+                "PARAMETER_PREFIX": prefix,
+                "DB_TLS_MODE": "disable",
+                "BLUEGREEN_DB_TLS_MODE": "disable",  # the bench's MariaDB serves no TLS
+                "ROTATION_GRACE_SECONDS": str(self.args.grace),
+                "ACTIVE_SESSION_POLICY": policy,
+            }
+        )
+        sm = boto3.client("secretsmanager")
+        ssm = boto3.client("ssm")
+        app = seed_application(
+            self.db,
+            sm,
+            name=f"bench/zd{self.n}-{uuid.uuid4().hex[:6]}",
+            username=f"zd{self.n}",
+            password=password,
+            dbname=f"zd{self.n}",
+        )
+        return Seeded(app, ParameterNames(prefix), sm, ssm)
+
+    def adopted(self, policy: str) -> tuple[Seeded, Rotations]:
+        """An application rotated once: green exists and the Parameter Store mirror is written."""
+        seeded = self.application(policy)
+        rotations = Rotations(seeded.sm, seeded.ssm, seeded.app, seeded.names, self.args.grace)
+        rotations.rotate()
+        return seeded, rotations
+
+    def workers(self, tag: str, lambda_connect: Callable[[], Any], engines: list[Any]) -> list[Worker]:
+        """Lambda-style workers (one connect function each) and SERVER_THREADS threads per engine."""
+        workers = [
+            Worker(f"{tag}-lambda-{i}", "lambda", pymysql_op(lambda_connect()))
+            for i in range(self.lambda_workers)
+        ]
+        for s, engine in enumerate(engines):
+            workers += [
+                Worker(f"{tag}-server-{s}-{t}", "server", engine_op(engine)) for t in range(SERVER_THREADS)
+            ]
+        return workers
+
+    def drive(
+        self, tag: str, workers: list[Worker], engines: list[Any], count: int, change: Callable[[int], Any]
+    ) -> tuple[list[Any], float]:
+        """Keeps the load running while ``change(i)`` happens ``count`` times (see :meth:`changes`)."""
+        with running(workers):
+            results, end = self.changes(tag, count, change)
+        for engine in engines:
+            engine.dispose()
+        return results, end
+
+    def changes(self, tag: str, count: int, change: Callable[[int], Any]) -> tuple[list[Any], float]:
+        """``change(i)`` ``count`` times under the caller's running load; returns its results and the
+        end time (two TTLs after the last change, so every worker has had time to converge)."""
+        results = []
+        time.sleep(1.0)  # load before the first change
+        for i in range(count):
+            results.append(change(i))
+            log(f"{tag}: change {i + 1}/{count} done ({results[-1][1]})")
+        time.sleep(self.args.ttl * 2 + 0.5)
+        return results, time.monotonic()
