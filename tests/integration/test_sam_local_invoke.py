@@ -6,12 +6,11 @@ rotations with one `sam local invoke RotationFunction` per step, and the example
 live color through the layer in /opt/python. Afterwards nothing may be left running or mounted.
 
 Where Docker's engine cannot run at all (not root, no cgroups) the module is skipped with the reason;
-under CI=true that skip is a failure, so CI cannot pass without running it.
+under CI (``tests.availability``) that skip is a failure, so CI cannot pass without running it.
 """
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 from collections.abc import Iterator
@@ -22,23 +21,18 @@ import pytest
 from bluegreen_db.dburl import parse_url
 from bluegreen_db.naming import ParameterNames
 from bluegreen_ops import sam_local
+from tests.availability import skip_unless_available
 from tests.helpers import login_as
 from tests.reporting import report
 
 pytestmark = [pytest.mark.container, pytest.mark.slow]
 
 
-def _skip_or_fail(reason: str) -> None:
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"CI=true requires the container test, but Docker's engine cannot run here: {reason}")
-    pytest.skip(f"Docker's engine cannot run here: {reason}")
-
-
 @pytest.fixture(scope="module")
 def engine_available() -> None:
     reason = sam_local.docker_unavailable_reason()
     if reason:
-        _skip_or_fail(reason)
+        skip_unless_available(f"Docker's engine cannot run here: {reason}")
 
 
 def _bridge_exists(name: str) -> bool:
@@ -148,11 +142,18 @@ def test_image_tag_follows_the_recipe(rotation: sam_local.LocalRotation, tmp_pat
     copy.mkdir()
     for name in ("build-image.sh", "bootstrap"):
         (copy / name).write_bytes((recipe / name).read_bytes())
-    same = subprocess.run(["bash", copy / "build-image.sh", "--print-tag"], capture_output=True, text=True)
-    assert same.stdout.strip() == rotation.image
+    same = _print_tag(copy)
+    assert same == rotation.image
     (copy / "bootstrap").write_text((recipe / "bootstrap").read_text() + "# changed\n")
-    changed = subprocess.run(["bash", copy / "build-image.sh", "--print-tag"], capture_output=True, text=True)
-    assert changed.stdout.strip() != rotation.image
+    changed = _print_tag(copy)
+    assert changed and changed != rotation.image
+
+
+def _print_tag(recipe: Path) -> str:
+    """The tag the recipe's build script prints; a failing script fails the test, not the comparison."""
+    done = subprocess.run(["bash", recipe / "build-image.sh", "--print-tag"], capture_output=True, text=True)
+    assert done.returncode == 0, f"build-image.sh --print-tag exited {done.returncode}: {done.stderr}"
+    return done.stdout.strip()
 
 
 def test_engine_cleans_up_after_a_failure(engine_available: None) -> None:

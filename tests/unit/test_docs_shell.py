@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.availability import skip_unless_available
+
 ROOT = Path(__file__).resolve().parents[2]
 DOC = ROOT / "docs" / "deploy.md"
 
@@ -49,9 +51,10 @@ def undefined_variables(texts: list[str]) -> list[tuple[int, str]]:
     return missing
 
 
-@pytest.mark.skipif(shutil.which("bash") is None, reason="bash is not installed")
 @pytest.mark.parametrize("number", range(1, len(blocks()) + 1))
 def test_block_parses(number: int) -> None:
+    if shutil.which("bash") is None:
+        skip_unless_available("bash is not installed")
     text = blocks()[number - 1]
     done = subprocess.run(["bash", "-n"], input=text, capture_output=True, text=True, timeout=30)
     assert done.returncode == 0, f"block {number} of docs/deploy.md:\n{text}\n{done.stderr}"

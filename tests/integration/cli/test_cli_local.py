@@ -10,12 +10,13 @@ from pathlib import Path
 import pytest
 
 from bluegreen_ops import local_stack
+from tests.availability import skip_unless_available
 
 
 def _bluegreen() -> Path:
     found = Path(sys.executable).parent / "bluegreen"
     if not found.exists():
-        pytest.skip("the bluegreen console script is not installed (make deps)")
+        skip_unless_available("the bluegreen console script is not installed (make deps)")
     return found
 
 
