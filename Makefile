@@ -69,7 +69,7 @@ template: deps
 	SAM_BUILD_DIR=.aws-sam/build-check bash .ci/template-checks.sh
 
 test: deps lint typecheck template
-	$(BIN)/pytest
+	$(BIN)/pytest --durations=15
 
 bench: deps
 	$(BIN)/python -m bench.rotation
