@@ -7,6 +7,7 @@ document (``json.loads`` of the whole of it), whatever the outcome.
 from __future__ import annotations
 
 import json
+import re
 from contextlib import AbstractContextManager, nullcontext
 
 import pytest
@@ -143,15 +144,37 @@ def test_the_aws_path_pre_check_refuses_before_rotatesecret(cli, stack, previous
         cli_rotate.preflight(env, meta, local=False, force=True)  # the operator overrides this shell
 
 
-@pytest.mark.parametrize("state", ["flag-missing", "flag-garbage", "flag-on-previous", "sessions", "fine"])
-def test_the_forecast_is_what_setsecret_does(make_stack, make_cli, previous_session, state):
-    """One model: status's forecast (the function's guards on the facts read now) against the
-    function's real setSecret on the same state."""
+# Each state one rotation after adoption (AWSCURRENT green, so the next rotation changes blue), grace
+# 3600 s: (status's exit code, the refusal setSecret must give, None where it must go through). Written
+# out here, not derived: the forecast and setSecret share the guards, so only a fixed expectation
+# catches a guard that changed for both.
+GRACE_REFUSAL = r"the flag left blue \d+s ago, less than ROTATION_GRACE_SECONDS=3600"
+FORECASTS = {
+    # rewritten to green at version 1, which never named blue: nothing left blue within the grace
+    "flag-missing": (3, None),
+    # rewritten to green at version 2, modified now: it counts as blue leaving it now
+    "flag-garbage": (3, GRACE_REFUSAL),
+    # consumers were just sent to blue: rewritten to green now, so blue left it now
+    "flag-on-previous": (3, GRACE_REFUSAL),
+    # the flag (version 1) names green and never named blue, but blue still has a session
+    "sessions": (0, r"'\w+': it has 1 live session\(s\) \(ACTIVE_SESSION_POLICY=fail\)"),
+    # the rotation just moved the flag off blue
+    "in-grace": (0, GRACE_REFUSAL),
+}
+
+
+@pytest.mark.parametrize("state", list(FORECASTS))
+def test_the_forecast_and_setsecret_give_each_state_its_outcome(
+    make_stack, make_cli, previous_session, state
+):
+    """status's forecast (the function's guards on the facts read now) and the function's real
+    setSecret, each against the outcome written down for the state."""
+    status_exit, refusal = FORECASTS[state]
     stack = make_stack(grace=3600)
     cli = make_cli(stack)
     cli("adopt")
     rotate(stack)  # allowed: the flag had never moved (version 1)
-    if state != "fine":
+    if state != "in-grace":
         # make the flag old enough that only the state under test can refuse
         stack.ssm.delete_parameter(Name=f"{stack.prefix}/blue-green-env")
     session: AbstractContextManager[None] = nullcontext()
@@ -163,15 +186,25 @@ def test_the_forecast_is_what_setsecret_does(make_stack, make_cli, previous_sess
         stack.ssm.put_parameter(Name=f"{stack.prefix}/blue-green-env", Value="green", Type="String")
         session = previous_session(stack)
     with session:
-        forecast = cli.json("status", expect=None)["grace"]
+        report = cli.json("status", expect=status_exit)
+        forecast = report["grace"]
         driver = RotationDriver(stack.secretsmanager, lambda_handler, max_attempts=1)
-        try:
+        if refusal is None:
             driver.rotate(stack.app.secret_arn)
-            refused = False
-        except RotationFailedError as exc:
-            refused = isinstance(exc.last, RotationRefusedError)
-            assert refused, exc
-    assert forecast["nextRotationAllowed"] is (not refused), (state, forecast["nextRotation"])
+        else:
+            with pytest.raises(RotationFailedError) as failed:
+                driver.rotate(stack.app.secret_arn)
+    assert report["exitStatus"] == status_exit
+    if refusal is None:
+        assert forecast["nextRotationAllowed"] is True, forecast["nextRotation"]
+        assert flag(stack) == "blue" and login_as(url(stack, "blue")) == stack.app.username
+        return
+    assert forecast["nextRotationAllowed"] is False, forecast["nextRotation"]
+    assert re.search(f"would be refused: .*{refusal}", forecast["nextRotation"]), forecast["nextRotation"]
+    assert isinstance(failed.value.last, RotationRefusedError), failed.value
+    assert re.search(refusal, str(failed.value.last)), failed.value.last
+    assert [r.step for r in driver.history if r.error is not None] == ["setSecret"]
+    assert flag(stack) == "green"
 
 
 # -- 3: finishSecret stopped after the URLs and the flag -----------------------------------------------
