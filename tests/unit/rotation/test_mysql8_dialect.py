@@ -381,6 +381,36 @@ def test_every_privilege_level_is_copied_line_for_line():
     assert MYSQL.master_can_grant_proxy(root, "`app_proxied`@`%`")
 
 
+def _grant_level(on: str) -> int:
+    """Where mysql_show_grants prints an object grant: its make_*_privilege_statement call's rank."""
+    if on == "*.*":
+        return 0
+    if on.startswith("PROCEDURE "):
+        return 3
+    if on.startswith("FUNCTION "):
+        return 4
+    return 1 if on.endswith("`.*") else 2
+
+
+def test_schema_lines_are_parsed_in_the_order_mysql_prints_them():
+    """MySQL prints the schemas without '_' or '%' in their stored name first, then those with
+    (wildcards under partial_revokes=OFF, a real '_' included), each group sorted bytewise by that
+    name (sql/auth/sql_authorization.cc: get_database_access_map, make_database_privilege_statement).
+    The parser keeps the lines' order, so every SHOW GRANTS of the fixture must come out that way."""
+    name = "show_grants_privilege_levels.result"
+    outs = outputs(name, "SHOW GRANTS FOR `app_blue`@`%`")
+    assert len(outs) == 3
+    for rows in outs:
+        parsed = MYSQL.parse(rows, [])
+        schemas = [on[1:-3] for on, _option in parsed.grants if on.endswith("`.*")]
+        plain = sorted((s for s in schemas if not {"_", "%"} & set(s)), key=str.encode)
+        wild = sorted((s for s in schemas if {"_", "%"} & set(s)), key=str.encode)
+        assert schemas == plain + wild == ["appdb", "app\\_%", "appdb_archive"], rows
+        # and the levels in MySQL's call order: global, schemas, tables, procedures, functions
+        levels = [_grant_level(on) for on, _option in parsed.grants]
+        assert levels == sorted(levels), list(parsed.grants)
+
+
 def test_a_global_only_grant_option_is_a_privilege():
     outs = outputs("show_grants_global_grant_option.result", "SHOW GRANTS FOR `app_blue`@`%`")
     forms = [MYSQL.parse(rows, []) for rows in outs]
