@@ -36,6 +36,7 @@ class Worker:
 
     name: str
     kind: str
+    # what :meth:`loop` runs; none for workers whose loop lives elsewhere (a task, a child process)
     run_op: Callable[[], str] = lambda: ""
     ops: list[Op] = field(default_factory=list)
 
