@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import pytest
 from botocore.exceptions import ClientError
@@ -26,6 +26,9 @@ from bluegreen_rotation.regional_mirror import (
 )
 from bluegreen_rotation.secret import DbSecret
 from bluegreen_rotation.throttle import ThrottleRetry
+
+if TYPE_CHECKING:
+    from mypy_boto3_ssm import SSMClient
 
 PRIMARY, EAST2, WEST2 = "us-east-1", "us-east-2", "us-west-2"
 NAMES = ParameterNames("/db/fleet")
@@ -90,9 +93,9 @@ def _mirror(clients: dict[str, FakeSsm], retry: ThrottleRetry | None = None, **k
         NAMES,
         PRIMARY,
         [EAST2, WEST2],
-        lambda r: clients[r],
+        lambda r: cast("SSMClient", clients[r]),
         retry=retry,
-        **kwargs,  # type: ignore[arg-type,return-value]
+        **kwargs,
     )
 
 
@@ -101,7 +104,7 @@ URLS = urls_by_region(SECRET, "mysql+pymysql", (PRIMARY, EAST2, WEST2), HOSTS)
 
 
 def test_urls_name_the_primary_writer_everywhere_and_each_regions_reader() -> None:
-    for region, urls in URLS.items():
+    for urls in URLS.values():
         assert parse_url(urls["writer"]).host == SECRET.host
         assert parse_url(urls["writer"]).password == "p@ss/word"
     assert parse_url(URLS[EAST2]["reader"]).host == HOSTS[EAST2]
