@@ -71,6 +71,15 @@ def replica_kms_keys(environ: Mapping[str, str] | None = None) -> tuple[str, ...
     return keys
 
 
+def primary_region_of(secret_arn: str) -> str:
+    """The region of the secret the service invokes the function for: always the primary's (a replica
+    is read-only, and Secrets Manager rotates the primary and replicates the result)."""
+    parts = secret_arn.split(":")
+    if len(parts) < 7 or parts[2] != "secretsmanager" or not _REGION_RE.match(parts[3]):
+        raise InvalidInputError("the secret ARN names no region")
+    return parts[3]
+
+
 def replica_regions(describe_secret: Mapping[str, Any]) -> tuple[str, ...]:
     """The replica regions of a DescribeSecret response (``ReplicationStatus``), in its order.
 

@@ -20,6 +20,7 @@ from bluegreen_rotation.regional_mirror import (
     check_not_in_use_anywhere,
     kms_key_for_region,
     parse_regions,
+    primary_region_of,
     replica_kms_keys,
     replica_regions,
     urls_by_region,
@@ -254,6 +255,9 @@ def test_replica_regions_come_from_the_replication_status() -> None:
         ],
     }
     assert replica_regions(describe) == (EAST2, WEST2)
+    assert primary_region_of(describe["ARN"]) == PRIMARY
+    with pytest.raises(InvalidInputError):
+        primary_region_of("app/aurora")
     assert replica_regions({"ARN": describe["ARN"]}) == ()
 
 
