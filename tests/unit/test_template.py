@@ -334,7 +334,7 @@ def test_replica_regions_get_the_prefix_and_their_own_keys(rendered: dict[str, R
 
 
 def test_the_code_reads_the_replica_keys_the_template_passes() -> None:
-    from bluegreen_rotation.regional_mirror import REPLICA_KMS_KEYS_VARIABLE, replica_kms_keys
+    from bluegreen_rotation.regions import REPLICA_KMS_KEYS_VARIABLE, replica_kms_keys
 
     env = json.loads((EVENTS / "env.json").read_text())["RotationFunction"]
     assert REPLICA_KMS_KEYS_VARIABLE in env

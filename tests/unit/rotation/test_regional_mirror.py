@@ -18,12 +18,14 @@ from bluegreen_rotation.regional_mirror import (
     RegionalMirror,
     RegionMirrorError,
     check_not_in_use_anywhere,
+    urls_by_region,
+)
+from bluegreen_rotation.regions import (
     kms_key_for_region,
     parse_regions,
     primary_region_of,
     replica_kms_keys,
     replica_regions,
-    urls_by_region,
 )
 from bluegreen_rotation.secret import DbSecret
 from bluegreen_rotation.throttle import ThrottleRetry
@@ -255,7 +257,7 @@ def test_replica_regions_come_from_the_replication_status() -> None:
         ],
     }
     assert replica_regions(describe) == (EAST2, WEST2)
-    assert primary_region_of(describe["ARN"]) == PRIMARY
+    assert primary_region_of(str(describe["ARN"])) == PRIMARY
     with pytest.raises(InvalidInputError):
         primary_region_of("app/aurora")
     assert replica_regions({"ARN": describe["ARN"]}) == ()
