@@ -2,16 +2,19 @@
 
 One ``GetParameters`` call reads the whole mirror (flag with its modification time and version, and
 the four decrypted URLs). Writes go URL first, flag last, so the flag never names a color whose URLs
-are not tested credentials.
+are not tested credentials. This is one region's mirror; ``regional_mirror`` composes one per region
+of a replicated secret.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from bluegreen_db.naming import Color, ParameterNames, Role, parse_color
+
+from .throttle import ThrottleRetry
 
 if TYPE_CHECKING:
     from mypy_boto3_ssm import SSMClient
@@ -44,10 +47,20 @@ class MirrorState:
 
 
 class Mirror:
-    def __init__(self, client: SSMClient, names: ParameterNames, kms_key_id: str | None = None) -> None:
+    """One region's mirror. ``retry``, when given, keeps retrying throttled writes within its budget
+    (beyond botocore's own attempts); without it a throttled write fails once botocore gives up."""
+
+    def __init__(
+        self,
+        client: SSMClient,
+        names: ParameterNames,
+        kms_key_id: str | None = None,
+        retry: ThrottleRetry | None = None,
+    ) -> None:
         self._client = client
         self.names = names
         self._kms_key_id = kms_key_id
+        self._retry = retry
 
     def read(self) -> MirrorState:
         response = self._client.get_parameters(Names=self.names.all(), WithDecryption=True)
@@ -71,13 +84,21 @@ class Mirror:
         }
         if self._kms_key_id:
             kwargs["KeyId"] = self._kms_key_id
-        self._client.put_parameter(**kwargs)  # type: ignore[arg-type]
+        self._put(kwargs)
 
     def write_flag(self, color: Color) -> None:
-        self._client.put_parameter(
-            Name=self.names.flag,
-            Value=color,
-            Type="String",
-            Overwrite=True,
-            Description="color of AWSCURRENT, written last by the blue/green rotation function",
+        self._put(
+            {
+                "Name": self.names.flag,
+                "Value": color,
+                "Type": "String",
+                "Overwrite": True,
+                "Description": "color of AWSCURRENT, written last by the blue/green rotation function",
+            }
         )
+
+    def _put(self, kwargs: dict[str, Any]) -> None:
+        if self._retry is None:
+            self._client.put_parameter(**kwargs)
+        else:
+            self._retry.call(lambda: self._client.put_parameter(**kwargs))

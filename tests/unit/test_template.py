@@ -16,6 +16,8 @@ from typing import Any
 import pytest
 from cfnlint.decode import cfn_yaml
 
+from tests.unit.cfn_render import Rendered
+
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "template.yaml"
 EVENTS = ROOT / "events"
@@ -46,10 +48,6 @@ WRITE_ACTIONS = frozenset(
 )
 # Actions that IAM evaluates against no resource, so '*' is the only possible Resource.
 RESOURCELESS_ACTIONS = frozenset({"secretsmanager:getrandompassword"})
-# The one wildcard form allowed: everything under the configured Parameter Store prefix.
-PREFIX_ARN = re.compile(
-    r"^arn:\$\{AWS::Partition\}:ssm:\$\{AWS::Region\}:\$\{AWS::AccountId\}:parameter\$\{(?P<var>\w+)\}/\*$"
-)
 
 
 @pytest.fixture(scope="module")
@@ -99,148 +97,361 @@ def _statements(resources: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]
                         yield name, statement
 
 
-def _resource_texts(resource: Any) -> Iterator[str]:
-    """A textual form of each resource: plain strings, ${Param} for a Ref, the Fn::Sub pattern."""
-    for value in _branches(resource):
-        if isinstance(value, list):
-            for item in value:
-                yield from _resource_texts(item)
-        elif isinstance(value, str):
-            yield str(value)
-        elif isinstance(value, dict) and "Ref" in value:
-            yield "${" + str(value["Ref"]) + "}"
-        elif isinstance(value, dict) and "Fn::Sub" in value:
-            sub = value["Fn::Sub"]
-            yield str(sub[0] if isinstance(sub, list) else sub)
-        elif isinstance(value, dict) and "Fn::GetAtt" in value:
-            target = value["Fn::GetAtt"]
-            yield "${" + (".".join(target) if isinstance(target, list) else str(target)) + "}"
-        else:
-            raise AssertionError(f"unrecognised resource expression in a policy: {value!r}")
-
-
 def _actions(statement: dict[str, Any]) -> set[str]:
     return {str(a).lower() for a in _as_list(statement["Action"])}
 
 
-def _sub_variables(resource: Any) -> dict[str, Any]:
-    sub = resource["Fn::Sub"]
-    return dict(sub[1]) if isinstance(sub, list) else {}
+# ---- IAM, rendered for each way of deploying ---------------------------------------------------------
+#
+# The template's statements sit behind conditions and build ARNs from list parameters, so each check
+# runs on the template as CloudFormation renders it for a scenario (tests/unit/cfn_render.py).
+
+ACCOUNT_REGION = "us-east-1:123456789012"
+SECRET = f"arn:aws:secretsmanager:{ACCOUNT_REGION}:secret:app/aurora-AbCdEf"
+MASTER = f"arn:aws:secretsmanager:{ACCOUNT_REGION}:secret:rds!cluster-1a2b-XyZ123"
+KEY = f"arn:aws:kms:{ACCOUNT_REGION}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+MASTER_KEY = f"arn:aws:kms:{ACCOUNT_REGION}:key/5678abcd-12ab-34cd-56ef-1234567890ab"
+WEST2_KEY = "arn:aws:kms:us-west-2:123456789012:key/9999abcd-12ab-34cd-56ef-1234567890ab"
+EU_KEY = "arn:aws:kms:eu-west-1:123456789012:key/8888abcd-12ab-34cd-56ef-1234567890ab"
+ANY_SECRET = f"arn:aws:secretsmanager:{ACCOUNT_REGION}:secret:*"
+FLEET_PATTERNS = f"arn:aws:secretsmanager:{ACCOUNT_REGION}:secret:app/*,arn:aws:secretsmanager:{ACCOUNT_REGION}:secret:orders/*"
+FULL_SECRET_ARN = re.compile(r"^arn:aws:secretsmanager:[a-z0-9-]+:\d{12}:secret:[^*]+-[A-Za-z0-9]{6}$")
+THIS_FUNCTION = "<RotationFunction.Arn>"
+
+SCENARIOS: dict[str, dict[str, str]] = {
+    "one secret": {"SecretArn": SECRET, "MasterSecretArn": MASTER},
+    "one secret, customer keys": {
+        "SecretArn": SECRET,
+        "MasterSecretArn": MASTER,
+        "SecretKmsKeyArn": KEY,
+        "MasterSecretKmsKeyArn": MASTER_KEY,
+        "ParameterKmsKeyArn": KEY,
+    },
+    "fleet by tag": {"FleetByTag": "true"},
+    "fleet by tag, customer keys": {
+        "FleetByTag": "true",
+        "SecretKmsKeyArn": KEY,
+        "MasterSecretKmsKeyArn": MASTER_KEY,
+    },
+    "fleet by ARN patterns": {
+        "FleetSecretArns": FLEET_PATTERNS,
+        "FleetMasterSecretArns": f"arn:aws:secretsmanager:{ACCOUNT_REGION}:secret:rds!cluster-*",
+        "ParameterPrefixes": "/db/orders,/db/billing",
+    },
+    "everything": {
+        "SecretArn": SECRET,
+        "MasterSecretArn": MASTER,
+        "FleetByTag": "true",
+        "FleetSecretArns": FLEET_PATTERNS,
+        "FleetMasterSecretArns": MASTER,
+        "ParameterPrefixes": "/db/orders,/db/billing",
+        "ReplicaRegions": "us-west-2,eu-west-1",
+        "ReplicaParameterKmsKeyArns": f"{WEST2_KEY},{EU_KEY}",
+        "SecretKmsKeyArn": KEY,
+        "ParameterKmsKeyArn": KEY,
+        "RotationFailureTopicArn": f"arn:aws:sns:{ACCOUNT_REGION}:rotation-failures",
+    },
+}
+FLEETS = [name for name in SCENARIOS if name.startswith("fleet")]
+REQUIRED = {"SubnetIds": "subnet-1,subnet-2", "SecurityGroupIds": "sg-1"}
 
 
-# ---- IAM -------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def rendered(template: dict[str, Any]) -> dict[str, Rendered]:
+    return {name: Rendered(template, {**REQUIRED, **params}) for name, params in SCENARIOS.items()}
 
 
-def test_statements_are_allow_with_explicit_actions(resources: dict[str, Any]) -> None:
-    statements = list(_statements(resources))
-    assert statements, "no inline policy statements found"
-    for name, statement in statements:
-        assert statement.get("Effect") == "Allow", (name, statement)
-        assert "NotAction" not in statement and "NotResource" not in statement, (name, statement)
-        for action in _actions(statement):
-            assert "*" not in action, f"{name}: wildcard action {action!r}"
+def _rotation_statements(stack: Rendered) -> list[dict[str, Any]]:
+    """Every statement the rotation function's role gets: its inline policies and the fleet policy."""
+    statements = [
+        s for doc in stack.resources["RotationFunction"]["Properties"]["Policies"] for s in doc["Statement"]
+    ]
+    fleet = stack.resources.get("RotationFleetPolicy")
+    if fleet:
+        assert fleet["Properties"]["Roles"] == ["<RotationFunctionRole>"]
+        statements += fleet["Properties"]["PolicyDocument"]["Statement"]
+    return statements
 
 
-def test_write_actions_never_on_a_wildcard(resources: dict[str, Any]) -> None:
-    checked = set()
-    for name, statement in _statements(resources):
+def _resources_of(statement: dict[str, Any]) -> list[str]:
+    return [str(r) for r in _as_list(statement["Resource"])]
+
+
+def _granted(stack: Rendered, action: str) -> list[dict[str, Any]]:
+    return [s for s in _rotation_statements(stack) if action.lower() in _actions(s)]
+
+
+def _sids(stack: Rendered) -> set[str]:
+    return {s["Sid"] for s in _rotation_statements(stack)}
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_statements_are_allow_with_explicit_actions(rendered: dict[str, Rendered], scenario: str) -> None:
+    statements = _rotation_statements(rendered[scenario])
+    assert statements
+    for statement in statements:
+        assert statement.get("Effect") == "Allow", statement
+        assert "NotAction" not in statement and "NotResource" not in statement, statement
+        assert all("*" not in a for a in _actions(statement)), statement
+        assert all(r for r in _resources_of(statement)), f"an empty resource: {statement}"
+    assert len({s["Sid"] for s in statements}) == len(statements), "duplicate Sids"
+
+
+def _prefix_of(arn: str) -> str:
+    match = re.fullmatch(
+        r"arn:(?:aws|\*):ssm:(?:[a-z0-9-]+|\*|\$\{aws:RequestedRegion\}):(?:\d{12}|\$\{aws:PrincipalAccount\}):"
+        r"parameter(?P<prefix>(?:/[A-Za-z0-9_.-]+)+)/\*",
+        arn,
+    )
+    assert match, f"not a parameter-prefix ARN: {arn}"
+    return match.group("prefix")
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_write_actions_are_scoped(rendered: dict[str, Rendered], scenario: str) -> None:
+    """A wildcard on a write is a prefix in a listed region, or a secret whose rotation function is
+    this one; '*' alone only for GetRandomPassword."""
+    stack = rendered[scenario]
+    prefixes = {"/db/dev"} | {p for p in stack.params["ParameterPrefixes"] if p}
+    regions = {"us-east-1"} | {r for r in stack.params["ReplicaRegions"] if r}
+    for statement in _rotation_statements(stack):
+        resources = _resources_of(statement)
+        if "*" in resources:
+            assert _actions(statement) <= RESOURCELESS_ACTIONS, statement
+            continue
         writes = _actions(statement) & WRITE_ACTIONS
         if not writes:
             continue
-        checked |= writes
-        for text in _resource_texts(statement["Resource"]):
-            if "*" not in text:
-                continue
-            # Only the parameter-prefix form may hold a '*', and only for SSM actions.
-            assert PREFIX_ARN.match(text), f"{name}: {sorted(writes)} on wildcard resource {text!r}"
-            assert all(a.startswith("ssm:") for a in _actions(statement)), (name, statement)
-    assert checked == WRITE_ACTIONS, f"write actions not granted anywhere: {WRITE_ACTIONS - checked}"
+        condition = statement.get("Condition", {}).get("StringEquals", {})
+        for arn in resources:
+            if arn.startswith("arn:aws:ssm:us-east-1:123456789012:parameter") or ":ssm:" in arn:
+                assert _prefix_of(arn) in prefixes, arn
+                if not arn.startswith("arn:aws:ssm:us-east-1:123456789012:"):
+                    assert set(_as_list(condition["aws:RequestedRegion"])) <= regions, statement
+            elif "*" in arn:
+                assert condition.get("secretsmanager:resource/AllowRotationLambdaArn") == THIS_FUNCTION, (
+                    statement
+                )
+            else:
+                assert arn == SECRET, statement
 
 
-def test_star_resource_only_for_resourceless_actions(resources: dict[str, Any]) -> None:
-    for name, statement in _statements(resources):
-        texts = list(_resource_texts(statement["Resource"]))
-        if "*" in texts:
-            assert _actions(statement) <= RESOURCELESS_ACTIONS, f"{name}: Resource '*' for {statement}"
-        for text in texts:
-            if "*" in text and text != "*":
-                assert PREFIX_ARN.match(text), f"{name}: unexpected wildcard resource {text!r}"
+@pytest.mark.parametrize("scenario", FLEETS)
+def test_fleet_iam_names_no_single_secret_arn(rendered: dict[str, Rendered], scenario: str) -> None:
+    stack = rendered[scenario]
+    text = json.dumps(_rotation_statements(stack))
+    assert not [
+        arn for arn in re.findall(r'"(arn:aws:secretsmanager:[^"]+)"', text) if FULL_SECRET_ARN.match(arn)
+    ]
+    for statement in _granted(stack, "secretsmanager:PutSecretValue"):
+        condition = statement["Condition"]["StringEquals"]
+        assert condition["secretsmanager:resource/AllowRotationLambdaArn"] == THIS_FUNCTION, statement
+    assert (
+        "RotationSchedule" not in stack.resources
+        and "RotationFunctionInvokePermission" not in stack.resources
+    )
+    permission = stack.resources["RotationFunctionFleetInvokePermission"]["Properties"]
+    assert (permission["SourceArn"], permission["SourceAccount"]) == (ANY_SECRET, "123456789012")
+    assert permission["Principal"] == "secretsmanager.amazonaws.com"
 
 
-def test_rotation_policy_names_the_secret_master_and_prefix(resources: dict[str, Any]) -> None:
-    rotation = [s for name, s in _statements(resources) if name == "RotationFunction"]
+def test_the_tag_names_this_stack_and_masters_are_read_only(rendered: dict[str, Rendered]) -> None:
+    stack = rendered["fleet by tag"]
+    by_sid = {s["Sid"]: s for s in _rotation_statements(stack)}
+    rotate, read = by_sid["RotateTheTaggedSecrets"], by_sid["ReadTheTaggedMasterSecrets"]
+    assert rotate["Resource"] == read["Resource"] == ANY_SECRET
+    assert rotate["Condition"]["StringEquals"] == {
+        "aws:ResourceTag/bluegreen-rotation": "fleet",
+        "secretsmanager:resource/AllowRotationLambdaArn": THIS_FUNCTION,
+    }
+    # RDS rotates its master secrets itself: no rotation-function condition, and only reads.
+    assert read["Condition"]["StringEquals"] == {"aws:ResourceTag/bluegreen-rotation": "fleet"}
+    assert _actions(read) == {"secretsmanager:getsecretvalue"}
+    listed = rendered["fleet by ARN patterns"]
+    by_sid = {s["Sid"]: s for s in _rotation_statements(listed)}
+    assert by_sid["RotateTheListedSecrets"]["Resource"] == FLEET_PATTERNS.split(",")
+    assert _actions(by_sid["ReadTheListedMasterSecrets"]) == {"secretsmanager:getsecretvalue"}
+    assert stack.outputs["FleetTag"]["Value"] == "bluegreen-rotation=fleet"
 
-    def granted_on(action: str) -> list[Any]:
-        return [s["Resource"] for s in rotation if action.lower() in _actions(s)]
 
+def test_one_attached_secret_is_scoped_to_exactly_it(rendered: dict[str, Rendered]) -> None:
+    stack = rendered["one secret"]
+    assert "RotationFleetPolicy" not in stack.resources
+    assert "RotationFunctionFleetInvokePermission" not in stack.resources
     for action in (
         "secretsmanager:DescribeSecret",
         "secretsmanager:PutSecretValue",
         "secretsmanager:UpdateSecretVersionStage",
     ):
-        assert granted_on(action) == [{"Ref": "SecretArn"}], action
-    assert sorted(map(str, granted_on("secretsmanager:GetSecretValue"))) == sorted(
-        map(str, [{"Ref": "SecretArn"}, {"Ref": "MasterSecretArn"}])
+        assert [s["Resource"] for s in _granted(stack, action)] == [SECRET], action
+    assert sorted(s["Resource"] for s in _granted(stack, "secretsmanager:GetSecretValue")) == sorted(
+        [SECRET, MASTER]
     )
-    # The master secret is read-only.
-    for statement in rotation:
-        if statement["Resource"] == {"Ref": "MasterSecretArn"}:
-            assert _actions(statement) == {"secretsmanager:getsecretvalue"}
-
     for action in ("ssm:PutParameter", "ssm:GetParameters"):
-        (resource,) = granted_on(action)
-        (text,) = _resource_texts(resource)
-        match = PREFIX_ARN.match(text)
-        assert match, f"{action} is not scoped to the parameter prefix: {text!r}"
-        prefix = _sub_variables(resource)[match.group("var")]
-        assert {"Ref": "ParameterPrefix"} in list(_branches(prefix)), prefix
+        (statement,) = _granted(stack, action)
+        assert statement["Resource"] == "arn:aws:ssm:us-east-1:123456789012:parameter/db/dev/*"
+    assert stack.resources["RotationSchedule"]["Properties"]["SecretId"] == SECRET
+    assert stack.resources["RotationFunctionInvokePermission"]["Properties"]["SourceArn"] == SECRET
+
+
+def test_each_fleet_prefix_is_granted_in_every_region(rendered: dict[str, Rendered]) -> None:
+    stack = rendered["everything"]
+    by_sid = {s["Sid"]: s for s in _rotation_statements(stack)}
+    fleet = by_sid["MirrorUnderTheFleetPrefixes"]
+    assert {_prefix_of(arn) for arn in fleet["Resource"]} == {"/db/orders", "/db/billing"}
+    # The region and account of each ARN are the request's: IAM policy variables, bounded by the condition.
+    assert all(":ssm:${aws:RequestedRegion}:${aws:PrincipalAccount}:" in arn for arn in fleet["Resource"])
+    assert fleet["Condition"]["StringEquals"]["aws:RequestedRegion"] == [
+        "us-east-1",
+        "us-west-2",
+        "eu-west-1",
+    ]
+    alone = {s["Sid"]: s for s in _rotation_statements(rendered["fleet by ARN patterns"])}
+    assert alone["MirrorUnderTheFleetPrefixes"]["Condition"]["StringEquals"]["aws:RequestedRegion"] == [
+        "us-east-1"
+    ]
+
+
+def test_replica_regions_get_the_prefix_and_their_own_keys(rendered: dict[str, Rendered]) -> None:
+    stack = rendered["everything"]
+    by_sid = {s["Sid"]: s for s in _rotation_statements(stack)}
+    replicas = by_sid["MirrorInReplicaRegions"]
+    assert replicas["Resource"] == "arn:aws:ssm:*:123456789012:parameter/db/dev/*"
+    assert replicas["Condition"]["StringEquals"]["aws:RequestedRegion"] == ["us-west-2", "eu-west-1"]
+    assert _actions(replicas) == {"ssm:putparameter", "ssm:getparameters"}
+    keys = by_sid["ReplicaParameterKeysThroughSsm"]
+    assert keys["Resource"] == [WEST2_KEY, EU_KEY]
+    assert keys["Condition"]["StringEquals"]["kms:ViaService"] == [
+        "ssm.us-west-2.amazonaws.com",
+        "ssm.eu-west-1.amazonaws.com",
+    ]
+    contexts = keys["Condition"]["StringLike"]["kms:EncryptionContext:PARAMETER_ARN"]
+    assert {_prefix_of(arn) for arn in contexts} == {"/db/dev", "/db/orders", "/db/billing"}
+    variables = stack.resources["RotationFunction"]["Properties"]["Environment"]["Variables"]
+    assert variables["REPLICA_PARAMETER_KMS_KEY_ARNS"] == f"{WEST2_KEY},{EU_KEY}"
+    for scenario in ("one secret", "fleet by tag", "fleet by ARN patterns"):
+        assert not {"MirrorInReplicaRegions", "ReplicaParameterKeysThroughSsm"} & _sids(rendered[scenario])
+
+
+def test_the_code_reads_the_replica_keys_the_template_passes() -> None:
+    from bluegreen_rotation.regions import REPLICA_KMS_KEYS_VARIABLE, replica_kms_keys
+
+    env = json.loads((EVENTS / "env.json").read_text())["RotationFunction"]
+    assert REPLICA_KMS_KEYS_VARIABLE in env
+    assert replica_kms_keys({REPLICA_KMS_KEYS_VARIABLE: f"{WEST2_KEY},{EU_KEY}"}) == (WEST2_KEY, EU_KEY)
 
 
 # The encryption context each service passes to KMS: Secrets Manager {"SecretARN": <secret ARN>, ...}
 # ("Secret encryption and decryption in AWS Secrets Manager"), Parameter Store {"PARAMETER_ARN":
 # <parameter ARN>} ("AWS KMS encryption for AWS Systems Manager Parameter Store SecureString parameters").
-KEY_CONTEXTS = {
-    "SecretKmsKeyArn": ("StringEquals", "kms:EncryptionContext:SecretARN"),
-    "MasterSecretKmsKeyArn": ("StringEquals", "kms:EncryptionContext:SecretARN"),
-    "ParameterKmsKeyArn": ("StringLike", "kms:EncryptionContext:PARAMETER_ARN"),
-}
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_kms_grants_are_scoped_to_their_service_and_context(
+    rendered: dict[str, Rendered], scenario: str
+) -> None:
+    stack = rendered[scenario]
+    given = {stack.params[k] for k in ("SecretKmsKeyArn", "MasterSecretKmsKeyArn", "ParameterKmsKeyArn")} - {
+        ""
+    }
+    given |= {k for k in stack.params["ReplicaParameterKmsKeyArns"] if k}
+    kms = [s for s in _rotation_statements(stack) if any(a.startswith("kms:") for a in _actions(s))]
+    assert bool(kms) == bool(given)
+    for statement in kms:
+        assert set(_resources_of(statement)) <= given, statement
+        condition = statement["Condition"]
+        via = _as_list(condition["StringEquals"]["kms:ViaService"])
+        assert via and all(re.fullmatch(r"(secretsmanager|ssm)\.[a-z0-9-]+\.amazonaws\.com", v) for v in via)
+        contexts = {**condition.get("StringEquals", {}), **condition.get("StringLike", {})}
+        if via[0].startswith("ssm."):
+            assert all(_prefix_of(a) for a in _as_list(contexts["kms:EncryptionContext:PARAMETER_ARN"]))
+        else:
+            (context,) = _as_list(contexts["kms:EncryptionContext:SecretARN"])
+            assert context in {SECRET, MASTER, ANY_SECRET}, statement
+    if scenario == "one secret, customer keys":
+        contexts = {
+            s["Sid"]: s["Condition"]["StringEquals"].get("kms:EncryptionContext:SecretARN") for s in kms
+        }
+        assert contexts["SecretKeyThroughSecretsManager"] == SECRET
+        assert contexts["MasterSecretKeyThroughSecretsManager"] == MASTER
 
 
-def test_kms_grants_are_conditional_and_scoped(resources: dict[str, Any]) -> None:
-    kms = [(name, s) for name, s in _statements(resources) if any(a.startswith("kms:") for a in _actions(s))]
-    assert kms
-    for name, statement in kms:
-        keys = [branch["Ref"] for branch in _branches(statement["Resource"])]
-        assert keys and set(keys) <= set(KEY_CONTEXTS), (name, statement)
-        assert "kms:ViaService" in statement["Condition"]["StringEquals"], (name, statement)
-        for key in keys:
-            operator, context_key = KEY_CONTEXTS[key]
-            assert context_key in statement["Condition"].get(operator, {}), (name, key, statement)
-    contexts = {
-        s["Sid"]: s["Condition"]["StringEquals"].get("kms:EncryptionContext:SecretARN")
-        for _, s in kms
-        if "kms:EncryptionContext:SecretARN" in s["Condition"]["StringEquals"]
-    }
-    assert contexts == {
-        "SecretKeyThroughSecretsManager": {"Ref": "SecretArn"},
-        "MasterSecretKeyThroughSecretsManager": {"Ref": "MasterSecretArn"},
-    }
-    for _, s in kms:
-        if "kms:EncryptionContext:PARAMETER_ARN" in s["Condition"].get("StringLike", {}):
-            (text,) = _resource_texts(s["Condition"]["StringLike"]["kms:EncryptionContext:PARAMETER_ARN"])
-            assert PREFIX_ARN.match(text), text
-    # Each key grant sits in an Fn::If on its key parameter, so an empty key adds no statement.
-    for resource in resources.values():
-        for policy in _as_list(resource.get("Properties", {}).get("Policies", [])):
-            if isinstance(policy, dict) and "Statement" in policy:
-                for item in _as_list(policy["Statement"]):
-                    if isinstance(item, dict) and "Action" in item:
-                        assert not any(a.startswith("kms:") for a in _actions(item)), item
+def test_the_master_secrets_key_is_granted_in_a_fleet(rendered: dict[str, Rendered]) -> None:
+    """An RDS-managed master secret is encrypted with the cluster's chosen key: MasterSecretKmsKeyArn."""
+    by_sid = {s["Sid"]: s for s in _rotation_statements(rendered["fleet by tag, customer keys"])}
+    master = by_sid["FleetMasterSecretKeyThroughSecretsManager"]
+    assert (master["Resource"], _actions(master)) == (MASTER_KEY, {"kms:decrypt"})
+    assert by_sid["FleetSecretKeyThroughSecretsManager"]["Resource"] == KEY
+
+
+def test_a_stack_must_rotate_something(template: dict[str, Any]) -> None:
+    def holds(rule: str, **params: str) -> bool:
+        return Rendered(template, {**REQUIRED, **params}).rule_holds(rule)
+
+    assert not holds("SomethingToRotate")
+    assert holds("SomethingToRotate", SecretArn=SECRET)
+    assert holds("SomethingToRotate", FleetByTag="true")
+    assert holds("SomethingToRotate", FleetSecretArns=FLEET_PATTERNS)
+    assert not holds("AttachedSecretHasItsMaster", SecretArn=SECRET)
+    assert holds("AttachedSecretHasItsMaster", SecretArn=SECRET, MasterSecretArn=MASTER)
+    assert holds("AttachedSecretHasItsMaster", FleetByTag="true")
 
 
 def test_consumer_reads_only(resources: dict[str, Any]) -> None:
     actions = set().union(*(_actions(s) for name, s in _statements(resources) if name == "ConsumerFunction"))
     assert actions <= {"ssm:getparameters", "ssm:getparameter", "kms:decrypt"}, actions
+
+
+# ---- rotation failure events -------------------------------------------------------------------------
+
+
+def _failure_pattern(stack: Rendered) -> dict[str, Any]:
+    rule = stack.resources["RotationFailureRule"]
+    assert rule["Type"] == "AWS::Events::Rule"
+    pattern: dict[str, Any] = json.loads(rule["Properties"]["EventPattern"])
+    return pattern
+
+
+def test_rotation_failures_reach_the_topic_naming_the_secret(template: dict[str, Any]) -> None:
+    topic = f"arn:aws:sns:{ACCOUNT_REGION}:rotation-failures"
+    base = {**REQUIRED, "RotationFailureTopicArn": topic}
+    stack = Rendered(template, {**base, "SecretArn": SECRET, "MasterSecretArn": MASTER})
+    pattern = _failure_pattern(stack)
+    # "AWS CloudTrail entries for Secrets Manager" (Log entries for rotation) and "Match AWS Secrets
+    # Manager events with Amazon EventBridge": a CloudTrail service event of aws.secretsmanager.
+    assert pattern["source"] == ["aws.secretsmanager"]
+    assert pattern["detail-type"] == ["AWS Service Event via CloudTrail"]
+    assert pattern["detail"]["eventSource"] == ["secretsmanager.amazonaws.com"]
+    assert pattern["detail"]["eventName"] == ["RotationFailed"]
+    assert pattern["detail"]["additionalEventData"]["SecretId"] == [{"wildcard": SECRET}]
+    (target,) = stack.resources["RotationFailureRule"]["Properties"]["Targets"]
+    assert target["Arn"] == topic
+    transformer = target["InputTransformer"]
+    assert transformer["InputPathsMap"]["secret"] == "$.detail.additionalEventData.SecretId"
+    assert "<secret>" in transformer["InputTemplate"]
+    assert json.loads(transformer["InputTemplate"].replace("<secret>", "x"))  # SNS gets one JSON string
+    assert stack.outputs["RotationFailureRuleArn"]["Value"] == "<RotationFailureRule.Arn>"
+
+    listed = Rendered(
+        template, {**base, "SecretArn": SECRET, "MasterSecretArn": MASTER, "FleetSecretArns": FLEET_PATTERNS}
+    )
+    assert _failure_pattern(listed)["detail"]["additionalEventData"]["SecretId"] == [
+        {"wildcard": arn} for arn in [SECRET, *FLEET_PATTERNS.split(",")]
+    ]
+    only_listed = Rendered(template, {**base, "FleetSecretArns": FLEET_PATTERNS})
+    assert _failure_pattern(only_listed)["detail"]["additionalEventData"]["SecretId"] == [
+        {"wildcard": arn} for arn in FLEET_PATTERNS.split(",")
+    ]
+    # A tag is not in the event: a tagged fleet hears every secret of the account and region.
+    tagged = Rendered(template, {**base, "FleetByTag": "true", "FleetSecretArns": FLEET_PATTERNS})
+    assert _failure_pattern(tagged)["detail"]["additionalEventData"]["SecretId"] == [{"wildcard": ANY_SECRET}]
+
+
+def test_no_topic_no_rule(rendered: dict[str, Rendered]) -> None:
+    for scenario in ("one secret", "fleet by tag", "fleet by ARN patterns"):
+        stack = rendered[scenario]
+        assert "RotationFailureRule" not in stack.resources, scenario
+        assert "RotationFailureRuleArn" not in stack.outputs, scenario
+        assert "RotationErrorsAlarm" in stack.resources, scenario  # the alarm stays, topic or not
+    assert "RotationFailureRule" in rendered["everything"].resources
 
 
 # ---- the functions, the layer and the rotation wiring ------------------------------------------------
