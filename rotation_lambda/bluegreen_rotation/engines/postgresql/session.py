@@ -1,0 +1,67 @@
+"""What a live session of a role reports about itself: what a client notices after a flip.
+
+Settings are read from ``pg_settings.reset_val`` (the session's value from its role, database and
+server defaults, untouched by the ``SET statement_timeout`` this engine runs first), ``current_user``
+(a role's ``SET role`` default shows here) and ``pg_has_role`` for every role the session's role is
+a member of, with the own (login) role's name normalised so two colors compare equal.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+from ..base import Endpoint, SessionFacts
+from .connection import connect, run
+from .profile import SELF
+
+__all__ = ["PROBED_SETTINGS", "session_facts"]
+
+PROBED_SETTINGS = (
+    "statement_timeout",
+    "lock_timeout",
+    "idle_in_transaction_session_timeout",
+    "search_path",
+    "work_mem",
+    "maintenance_work_mem",
+    "temp_buffers",
+    "role",
+    "default_transaction_isolation",
+    "default_transaction_read_only",
+    "TimeZone",
+    "DateStyle",
+    "row_security",
+)
+
+_MEMBERSHIPS_SQL = """
+SELECT r.rolname, pg_has_role(session_user, r.oid, 'USAGE'){set_column}
+  FROM pg_roles r
+ WHERE r.rolname <> session_user AND pg_has_role(session_user, r.oid, 'MEMBER')
+"""
+
+
+def session_facts(endpoint: Endpoint, user: str, password: str, database: str | None) -> SessionFacts:
+    with contextlib.closing(connect(endpoint, user, password, database)) as conn:
+        who = run(conn, "SELECT current_user, session_user", context=f"session probe as {user!r}")[0]
+        settings = run(
+            conn,
+            "SELECT name, reset_val FROM pg_settings WHERE name = ANY(%s)",
+            (list(PROBED_SETTINGS),),
+            context=f"session probe as {user!r}",
+        )
+        set_column = ", pg_has_role(session_user, r.oid, 'SET')" if conn.info.server_version >= 160000 else ""
+        members = run(
+            conn, _MEMBERSHIPS_SQL.format(set_column=set_column), context=f"session probe as {user!r}"
+        )
+    own = str(who[1])
+
+    def norm(value: object) -> str:
+        text = "" if value is None else str(value)
+        return SELF if text == own else text
+
+    values = {"current_user": norm(who[0])}
+    values |= {str(name): norm(value) for name, value in settings}
+    grants = set()
+    for row in members:
+        options = ["MEMBER", *(label for label, on in zip(("USAGE", "SET"), row[1:], strict=False) if on)]
+        grants.add(f"role {norm(row[0])}: {' '.join(options)}")
+    return SessionFacts(values, frozenset(grants))
