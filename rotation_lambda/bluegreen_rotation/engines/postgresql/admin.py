@@ -30,19 +30,19 @@ _SHOWN_OBJECTS = 20
 
 # has_*_privilege per object kind: the object named the way each function takes it.
 _CHECKS = {
-    "database": "has_database_privilege(current_user, %s, %s)",
-    "schema": "has_schema_privilege(current_user, %s, %s)",
-    "table": "has_table_privilege(current_user, format('%%I.%%I', %s, %s), %s)",
-    "sequence": "has_sequence_privilege(current_user, format('%%I.%%I', %s, %s), %s)",
-    "column": "has_column_privilege(current_user, format('%%I.%%I', %s, %s), %s, %s)",
-    "function": "has_function_privilege(current_user, format('%%I.%%I(%%s)', %s, %s, %s), %s)",
-    "procedure": "has_function_privilege(current_user, format('%%I.%%I(%%s)', %s, %s, %s), %s)",
-    "type": "has_type_privilege(current_user, format('%%I.%%I', %s, %s), %s)",
-    "foreign server": "has_server_privilege(current_user, %s, %s)",
-    "foreign data wrapper": "has_foreign_data_wrapper_privilege(current_user, %s, %s)",
-    "language": "has_language_privilege(current_user, %s, %s)",
-    "tablespace": "has_tablespace_privilege(current_user, %s, %s)",
-    "parameter": "has_parameter_privilege(current_user, %s, %s)",
+    "database": "has_database_privilege(current_user, %s::text, %s::text)",
+    "schema": "has_schema_privilege(current_user, %s::text, %s::text)",
+    "table": "has_table_privilege(current_user, format('%%I.%%I', %s::text, %s::text), %s::text)",
+    "sequence": "has_sequence_privilege(current_user, format('%%I.%%I', %s::text, %s::text), %s::text)",
+    "column": "has_column_privilege(current_user, format('%%I.%%I', %s::text, %s::text), %s::text, %s::text)",
+    "function": "has_function_privilege(current_user, format('%%I.%%I(%%s)', %s::text, %s::text, %s::text), %s::text)",
+    "procedure": "has_function_privilege(current_user, format('%%I.%%I(%%s)', %s::text, %s::text, %s::text), %s::text)",
+    "type": "has_type_privilege(current_user, format('%%I.%%I', %s::text, %s::text), %s::text)",
+    "foreign server": "has_server_privilege(current_user, %s::text, %s::text)",
+    "foreign data wrapper": "has_foreign_data_wrapper_privilege(current_user, %s::text, %s::text)",
+    "language": "has_language_privilege(current_user, %s::text, %s::text)",
+    "tablespace": "has_tablespace_privilege(current_user, %s::text, %s::text)",
+    "parameter": "has_parameter_privilege(current_user, %s::text, %s::text)",
     # has_largeobject_privilege exists from PostgreSQL 17 only: the owner's members may grant.
     "large object": "coalesce((SELECT pg_has_role(current_user, lomowner, 'USAGE') "
     "FROM pg_largeobject_metadata WHERE oid = %s::oid), false)",

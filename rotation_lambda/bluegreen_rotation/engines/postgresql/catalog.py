@@ -64,7 +64,7 @@ SELECT 'column', n.nspname, c.relname, t.attname, a.privilege_type, a.is_grantab
  WHERE a.grantee = %(role)s AND t.attnum > 0 AND NOT t.attisdropped
 UNION ALL
 SELECT CASE WHEN p.prokind = 'p' THEN 'procedure' ELSE 'function' END, n.nspname, p.proname,
-       pg_get_function_identity_arguments(p.oid), a.privilege_type, a.is_grantable
+       oidvectortypes(p.proargtypes), a.privilege_type, a.is_grantable
   FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace, aclexplode(p.proacl) a
  WHERE a.grantee = %(role)s
 UNION ALL
@@ -114,6 +114,7 @@ SELECT coalesce(pg_describe_object(s.classid, s.objid, s.objsubid),
   FROM pg_shdepend s
  WHERE s.refclassid = 'pg_authid'::regclass AND s.refobjid = %s AND s.deptype = 'o'
    AND s.dbid IN (0, (SELECT oid FROM pg_database WHERE datname = current_database()))
+   AND s.classid NOT IN ('pg_default_acl'::regclass, 'pg_user_mapping'::regclass)
  ORDER BY 1
 """
 _OTHER_DATABASES_SQL = """
@@ -121,6 +122,7 @@ SELECT DISTINCT d.datname, s.deptype = 'o'
   FROM pg_shdepend s JOIN pg_database d ON d.oid = s.dbid
  WHERE s.refclassid = 'pg_authid'::regclass AND s.refobjid = %s AND s.deptype IN ('o', 'a', 'r')
    AND d.datname <> current_database()
+   AND s.classid NOT IN ('pg_default_acl'::regclass, 'pg_user_mapping'::regclass)
  ORDER BY 1
 """
 

@@ -326,8 +326,8 @@ def _check_privilege(privilege: str) -> sql.SQL:
 def object_sql(kind: str, target: tuple[str, ...]) -> sql.Composable:
     """``TABLE "s"."t"``, ``FUNCTION "s"."f"(integer)``, ``LARGE OBJECT 16400``...
 
-    Function arguments are the server's own ``pg_get_function_identity_arguments`` text (types it
-    printed, quoted by itself), the one part not built from identifiers here.
+    Function arguments are the server's own ``oidvectortypes(proargtypes)`` text (the argument types
+    as it prints and quotes them), the one part not built from identifiers here.
     """
     keyword = sql.SQL(_OBJECT_KEYWORDS[kind])
     if kind == "large object":

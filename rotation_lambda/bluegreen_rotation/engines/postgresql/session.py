@@ -1,6 +1,6 @@
 """What a live session of a role reports about itself: what a client notices after a flip.
 
-Settings are read from ``pg_settings.reset_val`` (the session's value from its role, database and
+Settings are read from ``pg_settings.reset_val`` with its unit (``9000ms``: the session's value from its role, database and
 server defaults, untouched by the ``SET statement_timeout`` this engine runs first), ``current_user``
 (a role's ``SET role`` default shows here) and ``pg_has_role`` for every role the session's role is
 a member of, with the own (login) role's name normalised so two colors compare equal.
@@ -44,7 +44,7 @@ def session_facts(endpoint: Endpoint, user: str, password: str, database: str | 
         who = run(conn, "SELECT current_user, session_user", context=f"session probe as {user!r}")[0]
         settings = run(
             conn,
-            "SELECT name, reset_val FROM pg_settings WHERE name = ANY(%s)",
+            "SELECT name, reset_val || coalesce(unit, '') FROM pg_settings WHERE name = ANY(%s)",
             (list(PROBED_SETTINGS),),
             context=f"session probe as {user!r}",
         )
