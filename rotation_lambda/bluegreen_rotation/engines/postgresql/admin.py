@@ -28,6 +28,9 @@ __all__ = ["PostgreSQLAdmin", "lock_key"]
 
 _SHOWN_OBJECTS = 20
 
+_FUNCTION_CHECK = (
+    "has_function_privilege(current_user, format('%%I.%%I(%%s)', %s::text, %s::text, %s::text), %s::text)"
+)
 # has_*_privilege per object kind: the object named the way each function takes it.
 _CHECKS = {
     "database": "has_database_privilege(current_user, %s::text, %s::text)",
@@ -35,8 +38,8 @@ _CHECKS = {
     "table": "has_table_privilege(current_user, format('%%I.%%I', %s::text, %s::text), %s::text)",
     "sequence": "has_sequence_privilege(current_user, format('%%I.%%I', %s::text, %s::text), %s::text)",
     "column": "has_column_privilege(current_user, format('%%I.%%I', %s::text, %s::text), %s::text, %s::text)",
-    "function": "has_function_privilege(current_user, format('%%I.%%I(%%s)', %s::text, %s::text, %s::text), %s::text)",
-    "procedure": "has_function_privilege(current_user, format('%%I.%%I(%%s)', %s::text, %s::text, %s::text), %s::text)",
+    "function": _FUNCTION_CHECK,
+    "procedure": _FUNCTION_CHECK,
     "type": "has_type_privilege(current_user, format('%%I.%%I', %s::text, %s::text), %s::text)",
     "foreign server": "has_server_privilege(current_user, %s::text, %s::text)",
     "foreign data wrapper": "has_foreign_data_wrapper_privilege(current_user, %s::text, %s::text)",

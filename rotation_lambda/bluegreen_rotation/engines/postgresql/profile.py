@@ -415,6 +415,37 @@ def split_list_setting(value: str) -> list[str]:
     return [v for v in out if v != ""] or [""]
 
 
+def _membership_changes(old: Membership | None, new: Membership, me: sql.Identifier) -> list[Change]:
+    """Adds a membership, or turns its options into the source's: options the target has and the
+    source lacks are revoked one by one (``REVOKE ... OPTION FOR``), the rest granted in one GRANT."""
+    role = sql.Identifier(new.role)
+    if old is None:
+        return [Change("grant role", sql.SQL("GRANT {} TO {}{}").format(role, me, _membership_options(new)))]
+    if old == new:
+        return []
+    changes = []
+    pairs = [
+        ("ADMIN", old.admin, new.admin),
+        ("INHERIT", old.inherit, new.inherit),
+        ("SET", old.set, new.set),
+    ]
+    for option, had, wants in pairs:
+        if had and not wants:
+            changes.append(
+                Change(
+                    "revoke role",
+                    sql.SQL("REVOKE {} OPTION FOR {} FROM {}").format(sql.SQL(option), role, me),
+                )
+            )
+    gains = [option for option, had, wants in pairs if wants and not had]
+    if gains:
+        options: sql.Composable = sql.SQL(", ").join(sql.SQL(f"{option} TRUE") for option in gains)
+        if new.inherit is None and new.set is None:
+            options = sql.SQL("ADMIN OPTION")
+        changes.append(Change("grant role", sql.SQL("GRANT {} TO {} WITH {}").format(role, me, options)))
+    return changes
+
+
 def _setting_target(role: str, database: str) -> sql.Composable:
     if database:
         return sql.SQL("ALTER ROLE {} IN DATABASE {}").format(sql.Identifier(role), sql.Identifier(database))
@@ -484,20 +515,7 @@ def plan(target: RoleProfile, source: RoleProfile, *, target_role: str, source_r
     mine = {m.role: m for m in target.memberships if m.role not in colors}
     theirs = {m.role: m for m in source.memberships if m.role not in colors}
     for role, m in sorted(theirs.items()):
-        old = mine.get(role)
-        if old == m:
-            continue
-        if old is not None and old.admin and not m.admin:
-            changes.append(
-                Change(
-                    "revoke role",
-                    sql.SQL("REVOKE ADMIN OPTION FOR {} FROM {}").format(sql.Identifier(role), me),
-                )
-            )
-            if old.inherit == m.inherit and old.set == m.set:
-                continue
-        grant = sql.SQL("GRANT {} TO {}{}").format(sql.Identifier(role), me, _membership_options(m))
-        changes.append(Change("grant role", grant))
+        changes += _membership_changes(mine.get(role), m, me)
     for role in sorted(set(mine) - set(theirs)):
         changes.append(Change("revoke role", sql.SQL("REVOKE {} FROM {}").format(sql.Identifier(role), me)))
 

@@ -1,20 +1,23 @@
 """What a live session of a role reports about itself: what a client notices after a flip.
 
-Settings are read from ``pg_settings.reset_val`` with its unit (``9000ms``: the session's value from its role, database and
-server defaults, untouched by the ``SET statement_timeout`` this engine runs first), ``current_user``
-(a role's ``SET role`` default shows here) and ``pg_has_role`` for every role the session's role is
-a member of, with the own (login) role's name normalised so two colors compare equal.
+- settings: ``pg_settings.reset_val`` with its unit (``9000ms``), the session's value from its role,
+  database and server defaults, untouched by the ``SET statement_timeout`` this engine runs first;
+- ``current_user`` (a role's ``SET role`` default shows here);
+- ``pg_has_role`` for every role the login role is a member of (MEMBER, USAGE and, from PostgreSQL 16
+  on, SET), the own (login) role's name normalised so two colors compare equal.
 """
 
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 from ..base import Endpoint, SessionFacts
 from .connection import connect, run
 from .profile import SELF
 
-__all__ = ["PROBED_SETTINGS", "session_facts"]
+__all__ = ["PROBED_SETTINGS", "membership_grants", "session_facts"]
 
 PROBED_SETTINGS = (
     "statement_timeout",
@@ -53,15 +56,20 @@ def session_facts(endpoint: Endpoint, user: str, password: str, database: str | 
             conn, _MEMBERSHIPS_SQL.format(set_column=set_column), context=f"session probe as {user!r}"
         )
     own = str(who[1])
+    values = {"current_user": _norm(who[0], own)}
+    values |= {str(name): _norm(value, own) for name, value in settings}
+    return SessionFacts(values, membership_grants(members, own))
 
-    def norm(value: object) -> str:
-        text = "" if value is None else str(value)
-        return SELF if text == own else text
 
-    values = {"current_user": norm(who[0])}
-    values |= {str(name): norm(value) for name, value in settings}
+def membership_grants(rows: Iterable[Sequence[Any]], own: str) -> frozenset[str]:
+    """``(role, usage[, set])`` rows of ``pg_has_role`` as comparable facts: ``role r: MEMBER USAGE SET``."""
     grants = set()
-    for row in members:
+    for row in rows:
         options = ["MEMBER", *(label for label, on in zip(("USAGE", "SET"), row[1:], strict=False) if on)]
-        grants.add(f"role {norm(row[0])}: {' '.join(options)}")
-    return SessionFacts(values, frozenset(grants))
+        grants.add(f"role {_norm(row[0], own)}: {' '.join(options)}")
+    return frozenset(grants)
+
+
+def _norm(value: object, own: str) -> str:
+    text = "" if value is None else str(value)
+    return SELF if text == own else text
