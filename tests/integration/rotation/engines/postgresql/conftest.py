@@ -75,7 +75,9 @@ class Pair:
     def endpoint(self) -> Endpoint:
         return endpoint_of(self.pg)
 
-    def sql(self, statement: str | sql.Composable, args: Any = None, dbname: str | None = None) -> list[tuple[Any, ...]]:
+    def sql(
+        self, statement: str | sql.Composable, args: Any = None, dbname: str | None = None
+    ) -> list[tuple[Any, ...]]:
         """As the bootstrap superuser, in the app database unless told."""
         return self.pg.execute(statement, args, dbname=dbname or self.database)
 

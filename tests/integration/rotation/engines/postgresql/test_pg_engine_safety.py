@@ -28,7 +28,7 @@ def test_no_password_of_any_version_reaches_the_server_log(pair: Pair, pg: Postg
         with pair.login() as conn:
             conn.execute("SELECT 1")
     log = pg.log_text()
-    assert f"ALTER ROLE \"{pair.partner}\" PASSWORD 'SCRAM-SHA-256$" in log  # statements were logged
+    assert f'ALTER ROLE "{pair.partner}" PASSWORD \'SCRAM-SHA-256$' in log  # statements were logged
     for password in passwords:
         assert password not in log
     stored = pg.execute(
@@ -181,7 +181,12 @@ def test_endpoint_of_the_session_server_is_verified_tls(pg: PostgreSQL) -> None:
     with ENGINE.admin(endpoint, MASTER_USER, pg.master_password, None) as admin:
         assert admin.count_sessions(MASTER_USER) >= 1
     with psycopg.connect(
-        host=pg.host, port=pg.port, user=MASTER_USER, password=pg.master_password, dbname="postgres",
-        sslmode="verify-full", sslrootcert=pg.ca_file,
+        host=pg.host,
+        port=pg.port,
+        user=MASTER_USER,
+        password=pg.master_password,
+        dbname="postgres",
+        sslmode="verify-full",
+        sslrootcert=pg.ca_file,
     ) as conn:
         assert conn.pgconn.ssl_in_use

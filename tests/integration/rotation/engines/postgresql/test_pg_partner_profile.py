@@ -114,7 +114,7 @@ def test_search_path_list_setting_is_given_element_by_element(pair: Pair) -> Non
     schema = pair.name("sp_schema")
     pair.sql(f"CREATE SCHEMA {schema}")
     pair.create_source()
-    pair.sql(f"ALTER ROLE {pair.source} SET search_path = {schema}, \"$user\", public")
+    pair.sql(f'ALTER ROLE {pair.source} SET search_path = {schema}, "$user", public')
     pair.rotate()
     with pair.login() as conn:
         assert conn.execute("SHOW search_path").fetchone() == (f'{schema}, "$user", public',)
@@ -281,7 +281,9 @@ def test_default_privileges_granting_to_the_role_are_given(pair: Pair) -> None:
     pair.sql(f"CREATE SCHEMA {schema} AUTHORIZATION {owner}")
     pair.create_source()
     pair.sql(f"GRANT USAGE ON SCHEMA {schema} TO {pair.source}")
-    pair.sql(f"ALTER DEFAULT PRIVILEGES FOR ROLE {owner} IN SCHEMA {schema} GRANT SELECT ON TABLES TO {pair.source}")
+    pair.sql(
+        f"ALTER DEFAULT PRIVILEGES FOR ROLE {owner} IN SCHEMA {schema} GRANT SELECT ON TABLES TO {pair.source}"
+    )
     pair.rotate()
     pair.sql(f"SET ROLE {owner}; CREATE TABLE {schema}.later (x int)")
     with pair.login() as conn:
@@ -294,11 +296,15 @@ def test_default_privileges_for_the_role_are_given(pair: Pair) -> None:
     pair.sql(f"CREATE SCHEMA {schema} AUTHORIZATION objects_owner")
     pair.create_source()
     pair.own(f"GRANT USAGE, CREATE ON SCHEMA {schema} TO {pair.source}")
-    pair.sql(f"ALTER DEFAULT PRIVILEGES FOR ROLE {pair.source} IN SCHEMA {schema} GRANT SELECT ON TABLES TO {reader}")
+    pair.sql(
+        f"ALTER DEFAULT PRIVILEGES FOR ROLE {pair.source} IN SCHEMA {schema} GRANT SELECT ON TABLES TO {reader}"
+    )
     pair.rotate()
     with pair.login() as conn:
         conn.execute(f"CREATE TABLE {schema}.made (x int)")
-        granted = conn.execute(f"SELECT has_table_privilege('{reader}', '{schema}.made', 'SELECT')").fetchone()
+        granted = conn.execute(
+            f"SELECT has_table_privilege('{reader}', '{schema}.made', 'SELECT')"
+        ).fetchone()
         conn.execute(f"DROP TABLE {schema}.made")
     assert granted == (True,)
     # the master's temporary membership in the partner is gone
@@ -319,8 +325,13 @@ def test_row_level_security_policy_is_given(pair: Pair) -> None:
     pair.rotate()
     with pair.login() as conn:
         assert conn.execute(f"SELECT tenant FROM {table}").fetchall() == [("a",)]
-    roles = pair.sql("SELECT polroles::regrole[]::text FROM pg_policy WHERE polname = 'only_a' AND polrelid = %s::regclass", (table,))
-    assert roles == [(f"{{{pair.source},{pair.partner}}}",)] or roles == [(f"{{{pair.partner},{pair.source}}}",)]
+    roles = pair.sql(
+        "SELECT polroles::regrole[]::text FROM pg_policy WHERE polname = 'only_a' AND polrelid = %s::regclass",
+        (table,),
+    )
+    assert roles == [(f"{{{pair.source},{pair.partner}}}",)] or roles == [
+        (f"{{{pair.partner},{pair.source}}}",)
+    ]
 
 
 def test_session_facts_of_source_and_partner_are_equal(pair: Pair) -> None:
