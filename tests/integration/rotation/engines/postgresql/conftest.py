@@ -91,7 +91,7 @@ class Pair:
                 self.source_password.encode(), self.source.encode(), b"scram-sha-256"
             ).decode()
             conn.execute(
-                sql.SQL("CREATE ROLE {} LOGIN " + options + " PASSWORD {}").format(  # type: ignore[arg-type]
+                sql.SQL("CREATE ROLE {} LOGIN " + options + " PASSWORD {}").format(
                     sql.Identifier(self.source), sql.Literal(verifier)
                 )
             )
