@@ -181,3 +181,15 @@ def test_scram_iterations_of_stored_verifiers_are_read_and_checked() -> None:
     problem = iterations_problem(by_role["regress_passwd_default"], "1024")
     assert problem is not None and "libpq" in problem
     assert iterations_problem(by_role["regress_passwd_default"], None) is None  # PostgreSQL 15: no setting
+
+
+def test_restricted_password_commands_need_rds_password() -> None:
+    from bluegreen_rotation.engines.postgresql.rules import password_problems
+
+    restricted = MasterFacts(
+        name="master", server_version=PG16, createrole=True, restrict_password_commands=True
+    )
+    assert "GRANT rds_password TO master" in password_problems(restricted)[0]
+    member = MasterFacts(**{**restricted.__dict__, "rds_password_member": True})
+    assert password_problems(member) == []
+    assert password_problems(MasterFacts(name="master", server_version=PG16)) == []
