@@ -117,7 +117,7 @@ class PostgreSQLAdmin:
         be invisible to the other. The fix is a shared NOLOGIN owner role both colors are members of.
         """
         role, profile = _role(source), _profile(source)
-        problems = self._ownership_problems(role, profile)
+        problems = self._ownership_problems(role)
         for database, owns in other_databases(self._conn, role.oid):
             what = "owns objects" if owns else "holds privileges or policies"
             problems.append(
@@ -131,7 +131,7 @@ class PostgreSQLAdmin:
         problems += [
             f"GRANT {p} TO <partner>: the master {master.name} does not hold it WITH GRANT OPTION nor owns "
             f"the object through a membership; fix: GRANT <the object's owner role> TO {master.name}, or "
-            f"REVOKE {p.privilege} ON ... FROM {role.name}"
+            f"REVOKE {p.revoke_text} FROM {role.name}"
             for p in self._ungrantable(profile.privileges, master)
         ]
         for owner in sorted({d.owner for d in profile.default_privileges if d.owner != SELF}):
@@ -149,7 +149,7 @@ class PostgreSQLAdmin:
                 )
         return problems
 
-    def _ownership_problems(self, role: RoleRow, profile: RoleProfile) -> list[str]:
+    def _ownership_problems(self, role: RoleRow) -> list[str]:
         owned = owned_objects(self._conn, role.oid)
         if not owned:
             return []
@@ -285,8 +285,12 @@ class PostgreSQLAdmin:
 
     @contextlib.contextmanager
     def rotation_lock(self, key: str) -> Iterator[bool]:
-        """A session advisory lock per secret: yields False when another session holds it; released
-        on exit, and by the server when the connection drops."""
+        """A session advisory lock per secret: yields False when another session holds it.
+
+        Released when the block succeeds. After a failure the connection may be what failed, and an
+        unlock on it would replace the real cause: the server frees the lock when the admin's
+        connection closes, which its context does on exit.
+        """
         lock = lock_key(key)
         acquired = bool(
             self._rows("SELECT pg_try_advisory_lock(%s)", (lock,), "taking the rotation lock")[0][0]

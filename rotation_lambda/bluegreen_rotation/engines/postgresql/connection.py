@@ -29,12 +29,14 @@ from psycopg import sql
 from ...errors import DatabaseError
 from ..base import Endpoint, LoginDenied
 
-__all__ = ["Connection", "connect", "database_error", "run", "withheld"]
+__all__ = ["Connection", "connect", "connect_error", "database_error", "is_login_denied", "run", "withheld"]
 
 Connection = psycopg.Connection[tuple[Any, ...]]
 
-LOGIN_DENIED_STATES = frozenset({"28P01", "28000"})
+INVALID_PASSWORD = "28P01"
+INVALID_AUTHORIZATION = "28000"  # also "no pg_hba.conf entry": a login refusal only for a missing role
 _DENIED_RE = re.compile(r'password authentication failed for user|role "[^"]*" does not exist')
+_MISSING_ROLE_RE = re.compile(r'role "[^"]*" does not exist')
 _SSLMODES = {
     "disable": "disable",
     "require": "require",
@@ -96,11 +98,19 @@ def connect_error(exc: psycopg.Error, context: str, password: str) -> DatabaseEr
     if password and len(password) >= 4 and password in message:
         message = "server message withheld: it quoted the password"
     state = exc.sqlstate
-    if state in LOGIN_DENIED_STATES or (state is None and _DENIED_RE.search(message)):
-        error: DatabaseError = LoginDenied(f"{context}: ({state or '28P01'}) {message}")
-    else:
-        error = DatabaseError(f"{context}: ({state or 'connect'}) {message}")
-    return error
+    if is_login_denied(state, message):
+        return LoginDenied(f"{context}: ({state or INVALID_PASSWORD}) {message}")
+    return DatabaseError(f"{context}: ({state or 'connect'}) {message}")
+
+
+def is_login_denied(state: str | None, message: str) -> bool:
+    """28P01, or 28000 naming a missing role; libpq's connect errors carry no SQLSTATE, so then the
+    server's message decides."""
+    if state == INVALID_PASSWORD:
+        return True
+    if state == INVALID_AUTHORIZATION:
+        return bool(_MISSING_ROLE_RE.search(message))
+    return state is None and bool(_DENIED_RE.search(message))
 
 
 def database_error(exc: psycopg.Error, context: str, *, secrets: Iterable[str] = ()) -> DatabaseError:
@@ -110,7 +120,7 @@ def database_error(exc: psycopg.Error, context: str, *, secrets: Iterable[str] =
     message = exc.diag.message_primary or _first_line(str(exc)) or type(exc).__name__
     if withheld(state, message, secrets):
         message = "server message withheld: it quoted a statement that carried a password verifier"
-    if state in LOGIN_DENIED_STATES:
+    if state is not None and is_login_denied(state, message):
         return LoginDenied(f"{context}: ({state}) {message}")
     return DatabaseError(f"{context}: ({state}) {message}")
 

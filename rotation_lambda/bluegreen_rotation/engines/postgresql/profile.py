@@ -67,7 +67,14 @@ _OBJECT_KEYWORDS = {
     "tablespace": "TABLESPACE",
     "parameter": "PARAMETER",
 }
-DEFAULT_ACL_OBJECTS = {"r": "TABLES", "S": "SEQUENCES", "f": "FUNCTIONS", "T": "TYPES", "n": "SCHEMAS"}
+DEFAULT_ACL_OBJECTS = {
+    "r": "TABLES",
+    "S": "SEQUENCES",
+    "f": "FUNCTIONS",
+    "T": "TYPES",
+    "n": "SCHEMAS",
+    "L": "LARGE OBJECTS",  # PostgreSQL 18
+}
 
 # Settings whose value is a list of identifiers: ALTER ROLE ... SET takes one literal per element
 # (one literal would become one quoted name), as pg_dump does for them.
@@ -120,6 +127,11 @@ class Privilege:
     @property
     def key(self) -> tuple[str, tuple[str, ...], str]:
         return (self.kind, self.target, self.privilege)
+
+    @property
+    def revoke_text(self) -> str:
+        """``SELECT ON TABLE s.t``, ``SELECT (a) ON TABLE s.t``: what a REVOKE names."""
+        return str(Privilege(self.kind, self.target, self.privilege))
 
     def __str__(self) -> str:
         grant = " WITH GRANT OPTION" if self.grantable else ""

@@ -102,3 +102,20 @@ def test_lock_keys_are_stable_signed_64_bit_and_per_secret() -> None:
     assert a == lock_key("arn:aws:secretsmanager:us-east-1:1:secret:a")
     assert a != lock_key("arn:aws:secretsmanager:us-east-1:1:secret:b")
     assert -(2**63) <= a < 2**63
+
+
+@pytest.mark.parametrize(
+    ("state", "message", "denied"),
+    [
+        ("28P01", 'password authentication failed for user "app"', True),
+        ("28000", 'role "app" does not exist', True),
+        ("28000", 'no pg_hba.conf entry for host "10.0.0.1", user "app", database "x", no encryption', False),
+        (None, 'FATAL:  password authentication failed for user "app"', True),
+        (None, "timeout expired", False),
+        ("42501", "permission denied", False),
+    ],
+)
+def test_login_refusals_by_sqlstate_and_message(state: str | None, message: str, denied: bool) -> None:
+    from bluegreen_rotation.engines.postgresql.connection import is_login_denied
+
+    assert is_login_denied(state, message) is denied
