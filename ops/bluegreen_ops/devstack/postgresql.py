@@ -93,7 +93,7 @@ class PostgreSQL:
             "listen_addresses": self.host,
             "port": str(self.port),
             "unix_socket_directories": str(self.socket_dir),
-            "password_encryption": "scram-sha-256",
+            "password_encryption": "scram-sha-256",  # nosec B105 - a setting's value
             "log_statement": "all",
             "log_destination": "stderr",
             "logging_collector": "off",

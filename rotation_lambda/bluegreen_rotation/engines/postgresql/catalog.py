@@ -45,8 +45,7 @@ SELECT coalesce(d.datname, ''), s.setconfig
   FROM pg_db_role_setting s LEFT JOIN pg_database d ON d.oid = s.setdatabase WHERE s.setrole = %s
 """
 
-_TABLE_KINDS = "('r', 'v', 'm', 'f', 'p')"
-_PRIVILEGES_SQL = f"""
+_PRIVILEGES_SQL = """
 SELECT 'database', d.datname, NULL, NULL, a.privilege_type, a.is_grantable
   FROM pg_database d, aclexplode(d.datacl) a WHERE a.grantee = %(role)s
 UNION ALL
@@ -56,7 +55,7 @@ UNION ALL
 SELECT CASE WHEN c.relkind = 'S' THEN 'sequence' ELSE 'table' END, n.nspname, c.relname, NULL,
        a.privilege_type, a.is_grantable
   FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace, aclexplode(c.relacl) a
- WHERE a.grantee = %(role)s AND (c.relkind IN {_TABLE_KINDS} OR c.relkind = 'S')
+ WHERE a.grantee = %(role)s AND c.relkind IN ('r', 'v', 'm', 'f', 'p', 'S')
 UNION ALL
 SELECT 'column', n.nspname, c.relname, t.attname, a.privilege_type, a.is_grantable
   FROM pg_attribute t JOIN pg_class c ON c.oid = t.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace,

@@ -33,8 +33,10 @@ __all__ = ["Connection", "connect", "connect_error", "database_error", "is_login
 
 Connection = psycopg.Connection[tuple[Any, ...]]
 
-INVALID_PASSWORD = "28P01"
-INVALID_AUTHORIZATION = "28000"  # also "no pg_hba.conf entry": a login refusal only for a missing role
+SQLSTATE_INVALID_PASSWORD = "28P01"  # noqa: S105  # nosec B105 - an error code
+SQLSTATE_INVALID_AUTHORIZATION = (
+    "28000"  # also "no pg_hba.conf entry": a login refusal only for a missing role
+)
 _DENIED_RE = re.compile(r'password authentication failed for user|role "[^"]*" does not exist')
 _MISSING_ROLE_RE = re.compile(r'role "[^"]*" does not exist')
 _SSLMODES = {
@@ -99,16 +101,16 @@ def connect_error(exc: psycopg.Error, context: str, password: str) -> DatabaseEr
         message = "server message withheld: it quoted the password"
     state = exc.sqlstate
     if is_login_denied(state, message):
-        return LoginDenied(f"{context}: ({state or INVALID_PASSWORD}) {message}")
+        return LoginDenied(f"{context}: ({state or SQLSTATE_INVALID_PASSWORD}) {message}")
     return DatabaseError(f"{context}: ({state or 'connect'}) {message}")
 
 
 def is_login_denied(state: str | None, message: str) -> bool:
     """28P01, or 28000 naming a missing role; libpq's connect errors carry no SQLSTATE, so then the
     server's message decides."""
-    if state == INVALID_PASSWORD:
+    if state == SQLSTATE_INVALID_PASSWORD:
         return True
-    if state == INVALID_AUTHORIZATION:
+    if state == SQLSTATE_INVALID_AUTHORIZATION:
         return bool(_MISSING_ROLE_RE.search(message))
     return state is None and bool(_DENIED_RE.search(message))
 
