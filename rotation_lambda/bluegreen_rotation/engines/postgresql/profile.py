@@ -513,6 +513,8 @@ def plan(target: RoleProfile, source: RoleProfile, *, target_role: str, source_r
     clauses: list[sql.Composable] = []
     for name in ATTRIBUTES[1:]:
         if sa.get(name) != ta.get(name):
+            if sa[name] not in (name, f"NO{name}"):
+                raise ValueError(f"attribute {name} has no value {sa[name]!r}")
             clauses.append(sql.SQL(sa[name]))
     if sa.get("CONNECTION LIMIT") != ta.get("CONNECTION LIMIT"):
         clauses.append(sql.SQL("CONNECTION LIMIT {}").format(sql.Literal(int(sa["CONNECTION LIMIT"]))))
