@@ -384,3 +384,19 @@ def test_partner_session_cannot_reach_the_source(pair: Pair) -> None:
     pair.rotate()
     with pair.login() as conn, pytest.raises(psycopg.errors.InsufficientPrivilege):
         conn.execute(f"SET ROLE {pair.source}")
+
+
+def test_a_grant_added_to_the_source_later_reaches_the_partner_on_the_next_rotation(pair: Pair) -> None:
+    table = pair.name("later_t")
+    pair.own(f"CREATE TABLE {table} (x int)")
+    pair.create_source()
+    pair.rotate()
+    pair.own(f"GRANT SELECT ON {table} TO {pair.source}")
+    source, partner = pair.states()
+    assert partner is not None
+    assert source.profile.differences(partner.profile, mine=pair.source, theirs=pair.partner) == [
+        f"privilege only {pair.source} has: SELECT ON TABLE public.{table}"
+    ]
+    assert pair.rotate() == ["grant privilege"]
+    with pair.login() as conn:
+        conn.execute(f"SELECT * FROM {table}")
