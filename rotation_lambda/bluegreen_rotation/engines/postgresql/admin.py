@@ -21,7 +21,8 @@ from ..base import AccountState
 from .catalog import RoleRow, other_databases, owned_objects, read_profile, read_roles
 from .connection import Connection, run
 from .password import set_password
-from .profile import SELF, Privilege, RoleProfile, plan
+from .plan import plan
+from .profile import SELF, Privilege, RoleProfile
 from .rules import MasterFacts, alter_problems, attribute_problems, membership_problems, password_problems
 
 __all__ = ["PostgreSQLAdmin", "lock_key"]

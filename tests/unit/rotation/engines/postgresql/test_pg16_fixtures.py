@@ -5,12 +5,12 @@ from __future__ import annotations
 import re
 
 from bluegreen_rotation.engines.postgresql.password import iterations_problem, scram_iterations
+from bluegreen_rotation.engines.postgresql.plan import plan
 from bluegreen_rotation.engines.postgresql.profile import (
     Membership,
     RoleProfile,
     attributes_from_row,
     memberships_from_rows,
-    plan,
 )
 from bluegreen_rotation.engines.postgresql.rules import (
     MasterFacts,

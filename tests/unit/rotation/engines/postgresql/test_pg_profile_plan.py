@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from bluegreen_rotation.engines.postgresql.plan import plan, split_list_setting
 from bluegreen_rotation.engines.postgresql.profile import (
     SELF,
     DefaultPrivilege,
@@ -13,10 +14,8 @@ from bluegreen_rotation.engines.postgresql.profile import (
     Setting,
     attributes_from_row,
     default_privileges_from_rows,
-    plan,
     privileges_from_rows,
     settings_from_rows,
-    split_list_setting,
 )
 
 PLAIN = attributes_from_row([False, True, False, False, False, False, -1, None])
