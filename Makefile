@@ -8,7 +8,7 @@ AWS_VENV := .venv-aws
 export SAM_CLI_TELEMETRY := 0
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
-.PHONY: mariadb jq deps demo stack stack-down test lint typecheck template unit integration bench invoke clean
+.PHONY: mariadb postgresql jq deps demo stack stack-down test lint typecheck template unit integration bench invoke clean
 
 $(BIN)/.installed: requirements-dev.txt rotation_lambda/requirements.txt pyproject.toml
 	@echo "creating the virtual environment $(VENV)"
@@ -30,6 +30,13 @@ mariadb:
 	  echo "installing Debian's mariadb-server"; \
 	  $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mariadb-server mariadb-client >/dev/null; }
 
+# Debian's PostgreSQL 15 server binaries: the PostgreSQL engine's tests start their own server with them
+# (ops/bluegreen_ops/devstack/postgresql.py); the package's own default cluster is not used.
+postgresql:
+	@test -x /usr/lib/postgresql/15/bin/postgres || { \
+	  echo "installing Debian's postgresql-15"; \
+	  $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql-15 >/dev/null; }
+
 # jq: the runbook's examples pipe `--output json` through it (tests/integration/cli/test_runbook.py)
 jq:
 	@command -v jq >/dev/null 2>&1 || { \
@@ -43,7 +50,7 @@ $(AWS_VENV)/bin/aws:
 	@$(PYTHON) -m venv $(AWS_VENV)
 	@$(AWS_VENV)/bin/pip install --quiet --disable-pip-version-check awscli==1.46.3
 
-deps: $(BIN)/.installed mariadb jq $(AWS_VENV)/bin/aws
+deps: $(BIN)/.installed mariadb postgresql jq $(AWS_VENV)/bin/aws
 
 demo: deps
 	$(BIN)/python -m bluegreen_ops.demo
