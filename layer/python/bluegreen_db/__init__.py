@@ -1,7 +1,7 @@
 """Blue/green database credentials from Parameter Store: shared naming, URL codec and consumers.
 
 The public names below are imported lazily, on first attribute access: ``import bluegreen_db`` costs
-nothing, boto3 and pymysql load on the first refresh or connection, and SQLAlchemy only when
+nothing, boto3 and the database driver load on the first refresh or connection, and SQLAlchemy only when
 ``create_engine`` is used (it is optional for Lambdas).
 
 Lambda::
