@@ -5,8 +5,9 @@ What it overrides, and why:
 * ``get_connection_params``: user, password, host, port and database come from the consumer's cached
   snapshot (one ``GetParameters`` per TTL per process, shared by every thread's connection), TLS from
   the consumer's settings (:mod:`bluegreen_db.tls`, default ``verify-full``);
-* ``get_new_connection``: a refused login (MySQL 1045, as the URL's driver tells it) refreshes the snapshot (at most once per snapshot and per
-  interval, :meth:`~bluegreen_db.consumer.BlueGreenConsumer.refresh_after_denied`) and retries once
+* ``get_new_connection``: a refused login (MySQL 1045, as the URL's driver tells it) refreshes the
+  snapshot (at most once per snapshot and per interval,
+  :meth:`~bluegreen_db.consumer.BlueGreenConsumer.refresh_after_denied`) and retries once
   with the new credentials; a PyMySQL connection that should be encrypted and is not is closed;
 * ``ensure_connection`` (Django calls it before every cursor) and ``close_if_unusable_or_obsolete``
   (at the start and end of every request): a persistent connection (``CONN_MAX_AGE``) of a color the
