@@ -66,11 +66,11 @@ stack-down: deps
 
 lint: deps
 	$(BIN)/ruff check .
-	$(BIN)/ruff format --check rotation_lambda layer ops server
-	$(BIN)/bandit -q -c pyproject.toml -r rotation_lambda layer ops server
+	$(BIN)/ruff format --check rotation_lambda layer ops django_backend
+	$(BIN)/bandit -q -c pyproject.toml -r rotation_lambda layer ops django_backend
 
 typecheck: deps
-	$(BIN)/mypy rotation_lambda layer/python ops server
+	$(BIN)/mypy rotation_lambda layer/python ops django_backend
 
 template: deps
 	SAM_BUILD_DIR=.aws-sam/build-check bash .ci/template-checks.sh

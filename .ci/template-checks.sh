@@ -55,8 +55,8 @@ step "sam validate --lint --region ${REGION}"
 
 # ---- 4. sam build ---------------------------------------------------------------------------------------
 step "sam build into ${BUILD_DIR} (python3.12 via PYENV_VERSION=${PYENV_VERSION})"
-for dir in rotation_lambda examples/consumer_function; do
-  [[ -f "${dir}/app.py" ]] || fail "${dir}/app.py is missing (CodeUri of a function in template.yaml)"
+for handler in rotation_lambda/app.py examples/consumer_function/consumer_handler.py; do
+  [[ -f "${handler}" ]] || fail "${handler} is missing (the Handler of a function in template.yaml)"
 done
 "${SAM}" build --template-file template.yaml --build-dir "${BUILD_DIR}"
 [[ -f "${BUILD_DIR}/RotationFunction/app.py" ]] || fail "RotationFunction/app.py missing from ${BUILD_DIR}"

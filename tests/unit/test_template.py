@@ -549,7 +549,7 @@ def test_consumer_layer(resources: dict[str, Any]) -> None:
 def test_consumer_function(resources: dict[str, Any]) -> None:
     props = _props(resources, "ConsumerFunction")
     assert props["CodeUri"] == "examples/consumer_function/"
-    assert props["Handler"] == "app.lambda_handler"
+    assert props["Handler"] == "consumer_handler.lambda_handler"
     assert props["Runtime"] == "python3.12"
     assert {"Ref": "ConsumerLayer"} in props["Layers"]
     assert {"ENV", "PARAMETER_PREFIX"} <= set(props["Environment"]["Variables"])

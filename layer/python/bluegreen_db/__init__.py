@@ -1,7 +1,7 @@
 """Blue/green database credentials from Parameter Store: shared naming, URL codec and consumers.
 
 The public names below are imported lazily, on first attribute access: ``import bluegreen_db`` costs
-nothing, boto3 and pymysql load on the first refresh or connection, and SQLAlchemy only when
+nothing, boto3 and the database driver load on the first refresh or connection, and SQLAlchemy only when
 ``create_engine`` is used (it is optional for Lambdas).
 
 Lambda::
@@ -56,6 +56,7 @@ if TYPE_CHECKING:
         ParameterStoreUnavailableError,
         RefreshTimeoutError,
         TlsError,
+        UnsupportedSchemeError,
     )
     from bluegreen_db.naming import Color, ParameterNames, Role, other_color, parse_color, resolve_prefix
     from bluegreen_db.sqlalchemy_engine import create_engine
@@ -75,6 +76,7 @@ _EXPORTS: dict[str, str] = {
     "ParameterStoreUnavailableError": "errors",
     "RefreshTimeoutError": "errors",
     "TlsError": "errors",
+    "UnsupportedSchemeError": "errors",
     "TlsSettings": "tls",
     "Snapshot": "consumer",
     "connect": "consumer",
@@ -114,6 +116,7 @@ __all__ = [
     "Snapshot",
     "TlsError",
     "TlsSettings",
+    "UnsupportedSchemeError",
     "build_url",
     "connect",
     "create_async_engine",

@@ -1,9 +1,9 @@
-"""An asyncio SQLAlchemy engine (``mysql+aiomysql``) whose new connections log in as the current color.
+"""An asyncio SQLAlchemy engine whose new connections log in as the current color.
 
 The async twin of :func:`bluegreen_db.sqlalchemy_engine.create_engine`, with the same listeners
 (:func:`~bluegreen_db.sqlalchemy_engine.follow_flag`): new connections take the current color's
-credentials, a 1045 refreshes (rate-limited) and retries once, pooled connections of the old color are
-replaced at checkout and closed at checkin. SQLAlchemy runs those listeners inside its greenlet, so
+credentials, a refused login refreshes (rate-limited) and retries once, pooled connections of the old
+color are replaced at checkout and closed at checkin. SQLAlchemy runs those listeners inside its greenlet, so
 they await the :class:`~bluegreen_db.async_consumer.AsyncBlueGreenConsumer` with
 ``sqlalchemy.util.await_``: a refresh never blocks the event loop (it runs in a worker thread).
 
@@ -11,13 +11,14 @@ Why a plain ``sqlalchemy.ext.asyncio.create_async_engine`` with ``do_connect`` f
 engine's listener calls the consumer from the event loop's thread, and ``create_engine(drivername=
 "mysql+aiomysql")`` is a sync engine over an async driver (``MissingGreenlet``).
 
-TLS: the consumer's settings (default ``verify-full``) as an ``SSLContext``, through
-:func:`~bluegreen_db.async_consumer.tls_checked_connect` (``async_creator_fn``), which refuses a
-server without TLS before authenticating; aiomysql alone would continue in plaintext.
+TLS: the consumer's settings (default ``verify-full``), as the asyncio driver of the URL's scheme
+gives them to SQLAlchemy (``sqlalchemy_params``: for MySQL an ``SSLContext`` and a connection factory
+that refuses a server without TLS before authenticating, where aiomysql alone would continue in
+plaintext).
 
 No ``drain_interval`` here: a thread cannot check connections out of an asyncio pool. Idle
 connections of the old color are replaced at their next checkout and bounded by ``pool_recycle``.
-Needs the ``async`` extra (SQLAlchemy, aiomysql, greenlet); nothing here is imported by
+Needs the ``async`` extra (SQLAlchemy, the asyncio driver, greenlet); nothing here is imported by
 ``import bluegreen_db``.
 """
 
@@ -30,14 +31,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.ext.asyncio import create_async_engine as _sa_create_async_engine
 from sqlalchemy.util import await_
 
-from bluegreen_db.async_consumer import AsyncBlueGreenConsumer, tls_checked_connect
-from bluegreen_db.consumer import BlueGreenConsumer, Snapshot, default_consumer
+from bluegreen_db.async_consumer import AsyncBlueGreenConsumer
+from bluegreen_db.consumer import BlueGreenConsumer, default_consumer
 from bluegreen_db.dburl import DbUrl
+from bluegreen_db.drivers import async_driver_for
 from bluegreen_db.naming import Color, Role
+from bluegreen_db.snapshot import Snapshot
 from bluegreen_db.sqlalchemy_engine import DEFAULT_POOL_RECYCLE, follow_flag
 from bluegreen_db.tls import has_own_tls
-
-DEFAULT_DRIVER = "mysql+aiomysql"
 
 
 class _GreenletSource:
@@ -60,11 +61,8 @@ class _GreenletSource:
 
     def open(self, dialect: Dialect, url: DbUrl, cargs: tuple[Any, ...], params: dict[str, Any]) -> Any:
         if not has_own_tls(params) and "async_creator_fn" not in params:
-            params = {
-                **params,
-                "ssl": self.consumer.sync.tls_for(url).context(),
-                "async_creator_fn": tls_checked_connect,
-            }
+            tls = self.consumer.sync.tls_for(url)
+            params = {**params, **async_driver_for(url).sqlalchemy_params(tls)}
         return dialect.connect(*cargs, **params)
 
 
@@ -73,7 +71,7 @@ async def create_async_engine(
     *,
     consumer: AsyncBlueGreenConsumer | BlueGreenConsumer | None = None,
     prefix: str | None = None,
-    drivername: str = DEFAULT_DRIVER,
+    drivername: str | None = None,
     pool_pre_ping: bool = True,
     pool_recycle: int = DEFAULT_POOL_RECYCLE,
     replace_on_flip: bool = True,
@@ -82,7 +80,8 @@ async def create_async_engine(
     """An :class:`~sqlalchemy.ext.asyncio.AsyncEngine` for ``role`` that follows the blue/green flag.
 
     A coroutine: the first snapshot is read without blocking the loop. ``consumer`` may be async or
-    sync (wrapped); default one for ``prefix``, else the process-wide default consumer. ``kwargs`` go to
+    sync (wrapped); default one for ``prefix``, else the process-wide default consumer. ``drivername``
+    defaults to the asyncio driver of the URL's scheme (``mysql+aiomysql``). ``kwargs`` go to
     :func:`sqlalchemy.ext.asyncio.create_async_engine`. The engine's URL never holds a password.
     """
     if isinstance(consumer, AsyncBlueGreenConsumer):
@@ -91,6 +90,7 @@ async def create_async_engine(
         sync = consumer or (BlueGreenConsumer(prefix) if prefix else default_consumer())
         source = AsyncBlueGreenConsumer(sync)
     first = (await source.current()).url(role)
+    drivername = drivername or async_driver_for(first).SQLALCHEMY_DRIVERNAME
     passwordless = URL.create(drivername, first.username, None, first.host, first.port, first.database)
     engine = _sa_create_async_engine(
         passwordless, pool_pre_ping=pool_pre_ping, pool_recycle=pool_recycle, **kwargs

@@ -79,6 +79,18 @@ class TlsError(BlueGreenError):
     """A database connection could not be made with the TLS the settings require (never downgraded)."""
 
 
+class UnsupportedSchemeError(BlueGreenError, ValueError):
+    """A database URL's scheme names no driver the consumers have (see :mod:`bluegreen_db.drivers`)."""
+
+    def __init__(self, scheme: str, supported: list[str]) -> None:
+        self.scheme = scheme
+        self.supported = supported
+        super().__init__(
+            f"no driver for the database URL scheme {scheme!r}: the supported schemes are "
+            f"{', '.join(supported)} (the rotation's DB_URL_SCHEME)"
+        )
+
+
 _THROTTLING = {"ThrottlingException", "Throttling", "TooManyRequestsException", "RequestLimitExceeded"}
 _ACCESS_DENIED = {"AccessDeniedException", "AccessDenied", "UnauthorizedOperation"}
 _KMS_CODES = {"InvalidKeyId", "KMSAccessDeniedException", "KMSDisabledException", "KMSNotFoundException"}

@@ -17,13 +17,14 @@ What happens to connections at a flip:
 * ``pool_recycle`` (default 300 s) bounds the age of idle connections; ``pool_pre_ping`` (default on)
   replaces connections the server has closed.
 
-A new connection refused with MySQL error 1045 refreshes the snapshot (bypassing the TTL, rate-limited
-as in :meth:`BlueGreenConsumer.refresh_after_denied`) and is retried with the refreshed credentials, as
-:meth:`BlueGreenConsumer.connect` does.
+A new connection whose login the database refuses (the driver's ``is_login_denied``) refreshes the
+snapshot (bypassing the TTL, rate-limited as in :meth:`BlueGreenConsumer.refresh_after_denied`) and is
+retried with the refreshed credentials, as :meth:`BlueGreenConsumer.connect` does.
 
-TLS follows the consumer's settings (:mod:`bluegreen_db.tls`, default ``verify-full``) for the
-``pymysql`` driver: every new connection gets the consumer's ``SSLContext`` and is checked to be
-encrypted. ``connect_args`` holding ``ssl``/``ssl_*`` replace them; another driver needs them.
+TLS follows the consumer's settings (:mod:`bluegreen_db.tls`, default ``verify-full``) for every
+SQLAlchemy driver :mod:`bluegreen_db.drivers` knows (``mysql+pymysql``): every new connection gets the
+consumer's ``SSLContext`` and is checked to be encrypted. ``connect_args`` holding ``ssl``/``ssl_*``
+replace them; another driver needs them (or TLS mode ``disable``).
 
 Forked workers (gunicorn ``--preload``, Celery prefork, ``multiprocessing``): in every child,
 ``os.register_at_fork`` applies SQLAlchemy's own rule to each engine made here,
@@ -46,10 +47,13 @@ from sqlalchemy.engine import URL, Dialect, Engine, make_url
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
 
-from bluegreen_db.consumer import BlueGreenConsumer, Snapshot, default_consumer, retry_snapshot
+from bluegreen_db.consumer import BlueGreenConsumer, default_consumer, retry_snapshot
 from bluegreen_db.dburl import DbUrl
+from bluegreen_db.drivers import Driver, driver_for
+from bluegreen_db.errors import UnsupportedSchemeError
 from bluegreen_db.naming import Color, Role
-from bluegreen_db.tls import TlsSettings, ensure_encrypted, has_own_tls
+from bluegreen_db.snapshot import Snapshot
+from bluegreen_db.tls import TlsSettings, has_own_tls
 
 logger = logging.getLogger(__name__)
 
@@ -67,10 +71,19 @@ def _sa_url(url: DbUrl, drivername: str | None) -> URL:
     return sa_url.set(drivername=drivername) if drivername else sa_url
 
 
+def known_driver(drivername: str) -> Driver | None:
+    """The layer's driver for a SQLAlchemy ``drivername``, or None when it has none."""
+    try:
+        return driver_for(drivername)
+    except UnsupportedSchemeError:
+        return None
+
+
 def tls_params(tls: TlsSettings, params: dict[str, Any], driver: str) -> dict[str, Any]:
     """``params`` with ``tls`` as ``driver`` takes it (callers with their own, see has_own_tls, skip this)."""
-    if driver in ("mysql+pymysql", "mariadb+pymysql"):
-        return {**params, **tls.pymysql_kwargs()}
+    known = known_driver(driver)
+    if known is not None:
+        return {**params, **known.tls_params(tls)}
     if tls.mode == "disable":
         return params
     raise ValueError(
@@ -106,7 +119,9 @@ class _SyncSource:
             return dialect.connect(*cargs, **params)
         tls = self.consumer.tls_for(url)
         conn = dialect.connect(*cargs, **tls_params(tls, params, self.driver))
-        ensure_encrypted(conn, tls, f"{url.host}:{url.port}")
+        known = known_driver(self.driver)
+        if known is not None:
+            known.ensure_encrypted(conn, tls, f"{url.host}:{url.port}")
         return conn
 
 
@@ -114,7 +129,7 @@ def follow_flag(engine: Engine, role: Role, source: FlagSource, replace_on_flip:
     """Installs the listeners that make ``engine`` (an async engine's ``sync_engine`` too) follow the flag.
 
     ``do_connect`` logs every new DBAPI connection in as the current color (retrying once after a
-    1045, rate-limited by the consumer); with ``replace_on_flip``, ``checkout`` replaces pooled
+    refused login, rate-limited by the consumer); with ``replace_on_flip``, ``checkout`` replaces pooled
     connections of the old color and ``checkin`` closes them.
     """
 

@@ -22,10 +22,10 @@ signed by the RDS CAs, which the system bundle lacks: set ``BLUEGREEN_DB_TLS_CA_
 bundle (https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/UsingWithRDS.SSL.html), for
 example shipped in the layer at ``/opt/certs/global-bundle.pem`` (docs/deploy.md).
 
-Never plaintext by surprise: every mode but ``disable`` gives the driver an ``SSLContext``, PyMySQL
-then refuses a server without TLS (``_ssl_required``), and :func:`ensure_encrypted` checks the socket
-of every new connection again. aiomysql would silently continue in plaintext; the async path refuses
-before authenticating (:mod:`bluegreen_db.async_consumer`).
+Never plaintext by surprise: every mode but ``disable`` gives the driver an ``SSLContext``, and each
+driver module (:mod:`bluegreen_db.drivers`) makes sure the connection it returns is encrypted: the
+sync driver checks the socket of every new connection, the asyncio one refuses a server without TLS
+before authenticating.
 """
 
 from __future__ import annotations
@@ -35,8 +35,6 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
-
-from bluegreen_db.errors import TlsError
 
 if TYPE_CHECKING:
     import ssl
@@ -112,11 +110,6 @@ class TlsSettings:
         """The client context; ``None`` only for ``disable``."""
         return client_context(self.mode, self.ca_file)
 
-    def pymysql_kwargs(self) -> dict[str, Any]:
-        """``ssl=<context>``, or ``ssl_disabled=True`` for ``disable`` (so PyMySQL does not even try)."""
-        ctx = self.context()
-        return {"ssl_disabled": True} if ctx is None else {"ssl": ctx}
-
 
 @functools.lru_cache(maxsize=16)
 def client_context(mode: TlsMode, ca_file: str | None) -> ssl.SSLContext | None:
@@ -142,16 +135,3 @@ def has_own_tls(params: Mapping[str, Any]) -> bool:
     """Whether connect arguments carry the caller's own TLS options (``ssl``/``ssl_*``), which then
     replace the consumer's settings."""
     return any(k == "ssl" or k.startswith("ssl_") for k in params)
-
-
-def ensure_encrypted(conn: Any, settings: TlsSettings, where: str) -> None:
-    """Closes ``conn`` and raises :class:`TlsError` if TLS was required and the socket is plain."""
-    if settings.mode == "disable":
-        return
-    import ssl
-
-    sock = getattr(conn, "_sock", None)
-    if isinstance(sock, ssl.SSLSocket):
-        return
-    conn.close()
-    raise TlsError(f"connection to {where} is not encrypted (TLS mode {settings.mode}); refusing plaintext")

@@ -17,8 +17,8 @@ import pytest
 
 from app import lambda_handler
 from bluegreen_ops.driver import RotationDriver
-from tests.faults import StallingProxy
 from tests.helpers import secret_value
+from tests.integration.layer.held_calls import HeldGetParameters
 
 TTL = 1.0  # consumer cache TTL in these tests
 GRACE = 2  # ROTATION_GRACE_SECONDS: just above the TTL, as the contract requires
@@ -115,7 +115,6 @@ def no_password_in_logs(caplog: pytest.LogCaptureFixture, layer_stack: Any) -> I
 
 
 @pytest.fixture
-def stalling_proxy(moto_server: Any) -> Iterator[StallingProxy]:
-    proxy = StallingProxy(moto_server.port)
-    yield proxy
-    proxy.close()
+def hold_get_parameters(moto_server: Any) -> Any:
+    """``hold_get_parameters(client)``: a :class:`HeldGetParameters` on that client's calls."""
+    return HeldGetParameters

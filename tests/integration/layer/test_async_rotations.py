@@ -16,6 +16,7 @@ from bluegreen_db.async_consumer import AsyncBlueGreenConsumer
 from bluegreen_db.async_engine import create_async_engine
 from bluegreen_db.consumer import BlueGreenConsumer
 from bluegreen_db.errors import TlsError
+from tests.integration.layer.held_calls import HOLD_LIMIT
 
 WHO_SQL = "SELECT SUBSTRING_INDEX(CURRENT_USER(), '@', 1)"
 
@@ -32,14 +33,23 @@ async def who(consumer: AsyncBlueGreenConsumer, role: str = "writer") -> str:
 
 
 class AsyncLoad:
-    """An event loop in its own thread running direct-connect and pooled-engine workers until stopped."""
+    """An event loop in its own thread running direct-connect and pooled-engine workers until stopped.
+
+    A ticker coroutine counts the loop's turns, and every GetParameters of the consumer's client (a
+    botocore ``before-send`` hook) goes on only once the ticker has ticked three times during it: had
+    a refresh run on the loop's thread, the ticker could not tick, the call would give up waiting and
+    ``ticks_during_refreshes`` would show it.
+    """
 
     def __init__(self, consumer: AsyncBlueGreenConsumer, workers: int = 4) -> None:
         self.consumer = consumer
         self.workers = workers
         self.seen: list[tuple[float, str, str]] = []  # (time, path, user)
         self.errors: list[str] = []
-        self.loop_blocked_max = 0.0
+        self.ticks = 0
+        self.ticks_during_refreshes: list[int] = []  # per GetParameters: the loop's ticks during it
+        self._ticked = threading.Condition()
+        consumer.sync.client.meta.events.register("before-send.ssm.GetParameters", self._ticks_go_on)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=lambda: asyncio.run(self._main()), daemon=True)
         self._ready = threading.Event()
@@ -51,6 +61,8 @@ class AsyncLoad:
 
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
+        with self._ticked:
+            self._ticked.notify_all()
         self._thread.join(timeout=60)
 
     async def _main(self) -> None:
@@ -66,7 +78,7 @@ class AsyncLoad:
             for _ in range(self.workers)
         ]
         tasks += [asyncio.create_task(self._loop("pooled", pooled)) for _ in range(self.workers)]
-        tasks.append(asyncio.create_task(self._heartbeat()))
+        tasks.append(asyncio.create_task(self._ticker()))
         while not self._stop.is_set():
             await asyncio.sleep(0.05)
         for task in tasks:
@@ -86,12 +98,22 @@ class AsyncLoad:
                 self.errors.append(f"{path}: {type(exc).__name__}: {exc}")
             await asyncio.sleep(0.01)
 
-    async def _heartbeat(self) -> None:
-        """How long the loop was ever kept from running a 10 ms timer (a blocking refresh would show)."""
+    async def _ticker(self) -> None:
         while True:
-            started = time.monotonic()
+            with self._ticked:
+                self.ticks += 1
+                self._ticked.notify_all()
             await asyncio.sleep(0.01)
-            self.loop_blocked_max = max(self.loop_blocked_max, time.monotonic() - started - 0.01)
+
+    def _ticks_go_on(self, **_: object) -> None:
+        """Runs in the thread making the call; returns nothing, so the request goes on to moto."""
+        if not self._ready.is_set():
+            return  # the engine's first read, before the ticker runs
+        with self._ticked:
+            start = self.ticks
+            self._ticked.wait_for(lambda: self.ticks >= start + 3 or self._stop.is_set(), timeout=HOLD_LIMIT)
+            if not self._stop.is_set():  # at shutdown the ticker stops first
+                self.ticks_during_refreshes.append(self.ticks - start)
 
 
 @pytest.mark.slow
@@ -104,6 +126,8 @@ def test_async_consumer_and_engine_through_three_rotations(layer_stack, rotator,
         flags = rotator.rotate_under_load(no_password_in_logs, settle=ttl * 2.5)
     assert load.errors == []
     assert flags == ["blue", "green", "blue"]
+    assert load.ticks_during_refreshes, "the load refreshed"
+    assert min(load.ticks_during_refreshes) >= 3, "the loop kept running during every refresh"
     last = rotator.last_finished
     assert last is not None
     for path in ("direct", "pooled"):

@@ -1,7 +1,9 @@
 """The consumer in real server runtimes: forked workers, a hung Parameter Store, access-denied storms.
 
-Real parts only: moto's server (keep-alive HTTP/1.1, as werkzeug's threaded server speaks it) behind a
-TCP proxy that can stop answering (``stalling_proxy``), real MariaDB, real rotations, ``os.fork``.
+Real parts only: moto's server (keep-alive HTTP/1.1, as werkzeug's threaded server speaks it), real
+MariaDB, real rotations, ``os.fork``. A hung Parameter Store is a GetParameters held on an Event by a
+botocore ``before-send`` hook (``hold_get_parameters``); let go, the call goes on to moto. Who waits
+behind it is proved by ordering: a caller that returns while the call is still held did not wait.
 """
 
 from __future__ import annotations
@@ -22,8 +24,19 @@ from botocore.config import Config
 from bluegreen_db.consumer import BlueGreenConsumer
 from bluegreen_db.dburl import parse_url
 from bluegreen_db.errors import RefreshTimeoutError
+from tests.integration.layer.held_calls import HOLD_LIMIT, HeldGetParameters
 
 FORK_RUNS = int(os.environ.get("BLUEGREEN_FORK_RUNS", "20"))
+
+
+class Clock:
+    """The consumers' clock, moved by hand: a snapshot expires when the test says so."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
 
 
 def in_children(
@@ -75,41 +88,42 @@ def _check(snap: Any, color: str) -> str | None:
 # -- fork ------------------------------------------------------------------------------------------
 
 
-def test_fork_while_another_thread_refreshes_the_child_gets_a_snapshot(layer_stack, rotator, stalling_proxy):
+def test_fork_while_another_thread_refreshes_the_child_gets_its_own_snapshot(
+    layer_stack, rotator, hold_get_parameters
+):
     stack = layer_stack
     flag = rotator.rotate()
-    # The caller's own client: one attempt, a 30 s read timeout, through the proxy.
-    client = boto3.client(
-        "ssm",
-        endpoint_url=stalling_proxy.endpoint,
-        config=Config(read_timeout=30, retries={"mode": "standard", "total_max_attempts": 1}),
+    # The caller's own client, with one attempt; its GetParameters can be held.
+    client = boto3.client("ssm", config=Config(retries={"mode": "standard", "total_max_attempts": 1}))
+    held: HeldGetParameters = hold_get_parameters(client)
+    clock = Clock()
+    consumer = BlueGreenConsumer(
+        stack.prefix, ttl=60, client=client, refresh_timeout=2 * HOLD_LIMIT, clock=clock
     )
-    consumer = BlueGreenConsumer(stack.prefix, ttl=0.5, client=client, refresh_timeout=20)
     first = consumer.current()
-    time.sleep(0.6)  # expired
-    stalling_proxy.stall_all()
+    held.hold()
+    clock.now += 61  # expired, less than two TTLs old
     refresher = threading.Thread(target=consumer.current, daemon=True)
     refresher.start()
-    time.sleep(0.3)  # the refresher is now waiting on its hung GetParameters
-    assert refresher.is_alive()
-    stalling_proxy.serve_new()  # the parent's call stays hung; a new connection would be served
+    assert held.entered.wait(HOLD_LIMIT)  # the refresher's GetParameters is under way, and held
 
     def child(_: int) -> dict[str, Any]:
-        started = time.monotonic()
         snap = consumer.current()
         return {
-            "seconds": time.monotonic() - started,
             "generation": snap.generation,
             "color": snap.color,
             "own_client": consumer.client is not client,
         }
 
-    (result,) = in_children(1, child, timeout=15)
+    (result,) = in_children(1, child, timeout=HOLD_LIMIT)
     assert "error" not in result, result
     assert result["own_client"], "the child must not share the parent's client (and its sockets)"
     assert result["generation"] > first.generation, "the child fetched its own fresh snapshot"
     assert result["color"] == flag
-    assert result["seconds"] < 10  # bounded; the old code hung here on the lock the refresher held
+    assert held.held and refresher.is_alive(), "the child got it while the parent's call was held"
+    held.release()
+    refresher.join(HOLD_LIMIT)
+    assert consumer.current().generation == first.generation + 1
 
 
 @pytest.mark.slow
@@ -150,7 +164,6 @@ def test_forked_children_refresh_through_a_keep_alive_endpoint_without_false_err
             errors.append("the child used the parent's client")
         return {"errors": errors}
 
-    started = time.monotonic()
     failed_runs = []
     for run in range(FORK_RUNS):
         results = in_children(4, child)
@@ -159,8 +172,6 @@ def test_forked_children_refresh_through_a_keep_alive_endpoint_without_false_err
             failed_runs.append((run, bad[:2]))
         for consumer in consumers:  # the parent's own connection still answers right
             assert _check(consumer.refresh(), flag) is None
-    elapsed = time.monotonic() - started
-    print(f"{FORK_RUNS} runs x 4 children x 40 refreshes in {elapsed:.1f} s")
     assert failed_runs == []
 
 
@@ -192,57 +203,75 @@ def test_a_forked_child_restarts_the_drain_thread_and_uses_its_own_pool(layer_st
 # -- a hung Parameter Store ------------------------------------------------------------------------
 
 
-def _timed_callers(consumer: BlueGreenConsumer, n: int) -> list[tuple[float, Any]]:
+def _callers(consumer: BlueGreenConsumer, n: int) -> list[Any]:
+    """What ``n`` threads calling ``consumer.current()`` at once got (a snapshot or an error)."""
     barrier = threading.Barrier(n)
-    out: list[tuple[float, Any]] = []
+    out: list[Any] = []
     lock = threading.Lock()
 
     def call() -> None:
         barrier.wait()
-        started = time.monotonic()
         try:
             result: Any = consumer.current()
         except Exception as exc:
             result = exc
         with lock:
-            out.append((time.monotonic() - started, result))
+            out.append(result)
 
     threads = [threading.Thread(target=call) for _ in range(n)]
     for t in threads:
         t.start()
     for t in threads:
-        t.join(timeout=60)
-    return sorted(out, key=lambda r: r[0])
+        t.join(HOLD_LIMIT)
+    return out
 
 
-def test_a_hung_parameter_store_bounds_every_wait(layer_stack, rotator, stalling_proxy):
+def test_nobody_waits_behind_a_hung_refresh_and_the_refresher_only_until_its_timeout(
+    layer_stack, rotator, hold_get_parameters
+):
     stack = layer_stack
     rotator.rotate()
-    refresh_timeout = 1.0
-    client = boto3.client("ssm", endpoint_url=stalling_proxy.endpoint)  # botocore's own timeouts: 60 s
-    consumer = BlueGreenConsumer(stack.prefix, ttl=1, client=client, refresh_timeout=refresh_timeout)
-    first = consumer.current()
-    time.sleep(1.1)  # expired, less than two TTLs old
-    stalling_proxy.stall_all()
+    client = boto3.client("ssm")
+    held: HeldGetParameters = hold_get_parameters(client)
+    clock = Clock()
 
-    wave = _timed_callers(consumer, 8)
-    assert all(result is first for _, result in wave), "every caller gets the usable stale snapshot"
-    waits = [seconds for seconds, _ in wave]
-    assert waits[-1] < refresh_timeout + 0.5, "the refresher waits no longer than the refresh timeout"
-    assert waits[-2] < 0.25, "callers other than the refresher do not wait for it"
+    # A refresher that would wait as long as the call is held: the other callers do not.
+    patient = BlueGreenConsumer(
+        stack.prefix, ttl=1, client=client, refresh_timeout=2 * HOLD_LIMIT, clock=clock
+    )
+    first = patient.current()
+    held.hold()
+    clock.now += 1.1  # expired, less than two TTLs old
+    refreshed: list[Any] = []
+    refresher = threading.Thread(target=lambda: refreshed.append(patient.current()))
+    refresher.start()
+    assert held.entered.wait(HOLD_LIMIT)
+    wave = _callers(patient, 8)
+    assert wave == [first] * 8, "every caller gets the usable stale snapshot"
+    assert held.held and refresher.is_alive(), "...while the refresh is still held: nobody waited for it"
+    assert patient.parameter_calls == 2, "one refresh in flight at a time, not one per caller"
+    held.release()
+    refresher.join(HOLD_LIMIT)
+    assert refreshed[0].generation == 2, "let go, the call reached moto and its snapshot was installed"
 
-    time.sleep(1.3)  # now older than two TTLs, the hung call still outstanding: nobody waits at all
-    second = _timed_callers(consumer, 8)
-    assert all(result is first for _, result in second)
-    assert second[-1][0] < 0.25
-    assert consumer.parameter_calls == 2, "one refresh in flight at a time, not one per caller"
+    # A refresher with a short timeout gives up while the call is still held, and serves the stale one.
+    hasty = BlueGreenConsumer(stack.prefix, ttl=1, client=client, refresh_timeout=0.5, clock=clock)
+    first = hasty.current()
+    held.hold()
+    clock.now += 1.1
+    assert hasty.current() is first
+    assert held.held, "the refresher's wait ended at its timeout, not with the call"
+    clock.now += 1.5  # now older than two TTLs, the hung call still outstanding: nobody waits at all
+    assert _callers(hasty, 8) == [first] * 8
+    assert held.held
+    assert hasty.parameter_calls == 2
 
-    # Nothing to fall back on: the caller learns within the refresh timeout, with a typed error.
-    cold = BlueGreenConsumer(stack.prefix, client=client, refresh_timeout=refresh_timeout)
-    started = time.monotonic()
+    # Nothing to fall back on: the caller learns at the refresh timeout, with a typed error.
+    cold = BlueGreenConsumer(stack.prefix, client=client, refresh_timeout=0.5)
     with pytest.raises(RefreshTimeoutError, match="refresh timeout"):
         cold.current()
-    assert time.monotonic() - started < refresh_timeout + 0.5
+    assert held.held
+    held.release()
 
 
 # -- access denied -----------------------------------------------------------------------------------
@@ -281,55 +310,3 @@ def test_twenty_access_denied_connects_make_at_most_three_get_parameters(
     assert denied == 20
     assert calls["GetParameters"] <= 3
     print(f"20 access-denied connects: {calls['GetParameters']} GetParameters calls")
-
-
-# -- Parameter Store errors through botocore's real parsing and retries -----------------------------
-
-
-class _Raw:
-    def __init__(self, body: bytes) -> None:
-        self._body = body
-
-    def stream(self, **_: Any) -> Any:
-        yield self._body
-
-
-def _answer_every_call_with(code: str, message: str, sent: list[str]) -> Callable[..., Any]:
-    """A ``before-send`` hook: each GetParameters attempt gets this AWS error instead of moto's answer
-    (below botocore's retry loop, so retryable codes are retried as against the real service)."""
-    from botocore.awsrequest import AWSResponse
-
-    def hook(request: Any, **_: Any) -> Any:
-        sent.append(code)
-        body = json.dumps({"__type": code, "message": message}).encode()
-        headers = {"x-amzn-RequestId": "injected", "Content-Type": "application/x-amz-json-1.1"}
-        return AWSResponse(request.url, 400, headers, _Raw(body))
-
-    return hook
-
-
-@pytest.mark.parametrize(
-    ("code", "message", "error", "attempts"),
-    [
-        ("AccessDeniedException", "not authorized to perform: ssm:GetParameters", "AccessDenied", 1),
-        ("AccessDeniedException", "not authorized to perform: kms:Decrypt", "Decrypt", 1),
-        ("InvalidKeyId", "The query key ID isn't valid.", "Decrypt", 1),
-        ("ThrottlingException", "Rate exceeded", "Throttled", 2),
-    ],
-)
-def test_parameter_store_errors_surface_typed_after_botocores_retries(
-    moto_server, code, message, error, attempts
-):
-    from bluegreen_db import errors
-
-    consumer = BlueGreenConsumer(
-        "/db/errors", max_attempts=2, environ={**os.environ, "AWS_RETRY_MODE": "standard"}
-    )
-    sent: list[str] = []
-    consumer.client.meta.events.register(
-        "before-send.ssm.GetParameters", _answer_every_call_with(code, message, sent)
-    )
-    with pytest.raises(getattr(errors, f"ParameterStore{error}Error")) as err:
-        consumer.current()
-    assert err.value.code == code
-    assert len(sent) == attempts  # throttling was retried by botocore; a denial was not

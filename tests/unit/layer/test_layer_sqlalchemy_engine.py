@@ -54,7 +54,7 @@ def test_engine_pool_defaults_pre_ping_and_recycle(consumer):
 def test_engine_and_consumer_share_one_snapshot(consumer):
     create_engine("writer", consumer=consumer)
     create_engine("reader", consumer=consumer)
-    assert consumer._client.calls == 1
+    assert consumer.parameter_calls == 1
 
 
 def test_drain_interval_must_be_positive(consumer):

@@ -9,8 +9,9 @@ import pytest
 
 from bluegreen_db.consumer import BlueGreenConsumer
 from bluegreen_db.dburl import build_url, parse_url
-from bluegreen_db.errors import ParameterInvalidError, TlsError
-from bluegreen_db.tls import DEFAULT_TLS_MODE, TlsSettings, ensure_encrypted
+from bluegreen_db.errors import ParameterInvalidError
+from bluegreen_db.tls import DEFAULT_TLS_MODE, TlsSettings
+from tests.unit.layer.fakes import PREFIX, make, parameters
 
 URL = build_url("mysql+pymysql", "app", "pw-Secret-1", "db.example", 3306, "app")
 
@@ -25,7 +26,6 @@ def test_default_is_verify_full_like_the_function():
 
 def test_modes_and_their_contexts():
     assert TlsSettings.resolve("disable", environ={}).context() is None
-    assert TlsSettings.resolve("disable", environ={}).pymysql_kwargs() == {"ssl_disabled": True}
     require = TlsSettings.resolve("require", environ={}).context()
     assert require is not None and require.verify_mode == ssl.CERT_NONE and not require.check_hostname
     verify_ca = TlsSettings.resolve("verify-ca", environ={}).context()
@@ -73,8 +73,6 @@ def test_unsupported_url_options_are_rejected_loudly(query):
 
 
 def test_a_url_with_an_unsupported_option_in_parameter_store_names_the_parameter():
-    from tests.unit.layer.test_layer_consumer import PREFIX, make, parameters
-
     values = parameters()
     values[f"{PREFIX}/blue/writer-db-url"] += "?sslcert=/x.pem"
     consumer, _, _ = make(values)
@@ -82,24 +80,7 @@ def test_a_url_with_an_unsupported_option_in_parameter_store_names_the_parameter
         consumer.current()
 
 
-def test_a_plain_socket_is_refused_when_tls_is_required():
-    class Plain:
-        _sock = object()
-        closed = False
-
-        def close(self) -> None:
-            self.closed = True
-
-    conn = Plain()
-    with pytest.raises(TlsError, match="refusing plaintext"):
-        ensure_encrypted(conn, TlsSettings("require"), "db:3306")
-    assert conn.closed
-    ensure_encrypted(Plain(), TlsSettings("disable"), "db:3306")  # disable: nothing to check
-
-
 def test_connect_hands_pymysql_the_context(monkeypatch):
-    from tests.unit.layer.test_layer_consumer import make
-
     consumer, _, _ = make(tls_mode="require")
     seen = {}
 

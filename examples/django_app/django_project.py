@@ -4,7 +4,7 @@ Needs the ``django`` extra (``pip install 'bluegreen-rotation[django]'``) and th
 environment: ``PARAMETER_PREFIX`` (or ``ENV``), AWS credentials and region, and TLS settings
 (``BLUEGREEN_DB_TLS_MODE``, ``BLUEGREEN_DB_TLS_CA_FILE``: verify-full by default). Run::
 
-    python examples/django_app/app.py runserver 8000
+    python examples/django_app/django_project.py runserver 8000
     curl localhost:8000/who      # the database user of the flag's current color
 
 Through a rotation (``bluegreen rotate-now``) the answer moves to the new color; persistent

@@ -4,9 +4,9 @@
 ``from MySQLdb.constants import CLIENT`` / ``from MySQLdb.converters import conversions`` make Python
 execute PyMySQL's submodules a *second* time under ``MySQLdb.*`` names and rebind ``pymysql.err``
 (and others) to those copies. From then on ``except pymysql.err.MySQLError`` in any other code of the
-process (the rotation function, the layer) no longer catches what ``pymysql.connect`` raises. Found by
-this package's tests; :func:`install` registers every PyMySQL submodule under its ``MySQLdb`` name
-first, so there is one set of classes.
+process (the rotation function, the layer) no longer catches what ``pymysql.connect`` raises.
+:func:`install` registers every PyMySQL submodule under its ``MySQLdb`` name first, so there is one
+set of classes (tests/unit/django_backend/test_dbapi.py checks it).
 """
 
 from __future__ import annotations

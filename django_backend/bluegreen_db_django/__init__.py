@@ -1,7 +1,7 @@
 """A Django database backend whose new connections log in as the blue/green flag's current color.
 
-Not part of the Lambda layer (``layer/`` is what the layer bundles; this package lives in ``server/``
-and ships with the ``django`` extra: ``pip install 'bluegreen-rotation[django]'``)::
+Not part of the Lambda layer (``layer/`` is what the layer bundles; this package lives in
+``django_backend/`` and ships with the ``django`` extra: ``pip install 'bluegreen-rotation[django]'``)::
 
     DATABASES = {
         "default": {

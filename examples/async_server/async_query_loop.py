@@ -4,7 +4,7 @@ Needs the ``async`` extra (``pip install 'bluegreen-rotation[async]'``) and the 
 environment: ``PARAMETER_PREFIX`` (or ``ENV``), AWS credentials and region, and TLS settings
 (``BLUEGREEN_DB_TLS_MODE``, ``BLUEGREEN_DB_TLS_CA_FILE``: verify-full by default). Run::
 
-    python examples/async_server/app.py --seconds 30
+    python examples/async_server/async_query_loop.py --seconds 30
 
 Every second it prints which database user each path logged in as; run a rotation meanwhile
 (``bluegreen rotate-now``) and watch both paths move to the new color with no failed query.

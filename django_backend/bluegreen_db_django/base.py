@@ -5,8 +5,9 @@ What it overrides, and why:
 * ``get_connection_params``: user, password, host, port and database come from the consumer's cached
   snapshot (one ``GetParameters`` per TTL per process, shared by every thread's connection), TLS from
   the consumer's settings (:mod:`bluegreen_db.tls`, default ``verify-full``);
-* ``get_new_connection``: MySQL 1045 refreshes the snapshot (at most once per snapshot and per
-  interval, :meth:`~bluegreen_db.consumer.BlueGreenConsumer.refresh_after_denied`) and retries once
+* ``get_new_connection``: a refused login (MySQL 1045, as the URL's driver tells it) refreshes the
+  snapshot (at most once per snapshot and per interval,
+  :meth:`~bluegreen_db.consumer.BlueGreenConsumer.refresh_after_denied`) and retries once
   with the new credentials; a PyMySQL connection that should be encrypted and is not is closed;
 * ``ensure_connection`` (Django calls it before every cursor) and ``close_if_unusable_or_obsolete``
   (at the start and end of every request): a persistent connection (``CONN_MAX_AGE``) of a color the
@@ -18,7 +19,7 @@ What it overrides, and why:
   read of the cached snapshot: no I/O within the TTL.
 
 Driver: mysqlclient (``MySQLdb``) when installed; otherwise PyMySQL registered as ``MySQLdb`` with all
-its submodules (:mod:`bluegreen_db_django.driver`: ``pymysql.install_as_MySQLdb()`` alone would make
+its submodules (:mod:`bluegreen_db_django.dbapi`: ``pymysql.install_as_MySQLdb()`` alone would make
 a second copy of ``pymysql.err``), only when no real MySQLdb exists, so it never shadows mysqlclient.
 PyMySQL 1.2 reports ``version_info`` 2.2.8 for Django's driver check (Django 5.2 asks for 1.4.3+), and
 is what the layer's sync path uses, so TLS and error codes agree.
@@ -30,11 +31,13 @@ import logging
 import threading
 from typing import Any
 
-from bluegreen_db.consumer import BlueGreenConsumer, Snapshot, check_role, retry_snapshot
+from bluegreen_db.consumer import BlueGreenConsumer, retry_snapshot
 from bluegreen_db.dburl import DbUrl
+from bluegreen_db.drivers import pymysql as pymysql_driver
 from bluegreen_db.naming import resolve_prefix
-from bluegreen_db.tls import TlsSettings, ensure_encrypted, has_own_tls
-from bluegreen_db_django.driver import install
+from bluegreen_db.snapshot import Snapshot, check_role
+from bluegreen_db.tls import TlsSettings, has_own_tls
+from bluegreen_db_django.dbapi import install
 
 MySQLdb = install()
 
@@ -76,9 +79,10 @@ def consumer_for(options: dict[str, Any]) -> BlueGreenConsumer:
         return consumer
 
 
-def _tls_params(tls: TlsSettings) -> dict[str, Any]:
+def tls_params(tls: TlsSettings) -> dict[str, Any]:
+    """The connect arguments that give ``tls`` to the DB-API driver in use (PyMySQL or mysqlclient)."""
     if _IS_PYMYSQL:
-        return tls.pymysql_kwargs()
+        return pymysql_driver.tls_params(tls)
     params: dict[str, Any] = {"ssl_mode": _MYSQLCLIENT_SSL_MODES[tls.mode]}
     if tls.ca_file and tls.mode != "disable":
         params["ssl"] = {"ca": tls.ca_file}
@@ -119,7 +123,7 @@ class DatabaseWrapper(MySQLDatabaseWrapper):  # type: ignore[misc]
         kwargs.update(user=url.username, password=url.password, host=url.host, port=url.port)
         kwargs["database"] = self.settings_dict.get("NAME") or url.database or None
         if not self._own_tls:
-            kwargs.update(_tls_params(self.bluegreen_consumer.tls_for(url)))
+            kwargs.update(tls_params(self.bluegreen_consumer.tls_for(url)))
         return kwargs
 
     def get_new_connection(self, conn_params: dict[str, Any]) -> Any:
@@ -135,7 +139,8 @@ class DatabaseWrapper(MySQLDatabaseWrapper):  # type: ignore[misc]
             conn = super().get_new_connection(self._with_url(dict(conn_params), snap.url(role)))
         url = snap.url(role)
         if _IS_PYMYSQL and not self._own_tls:
-            ensure_encrypted(conn, self.bluegreen_consumer.tls_for(url), f"{url.host}:{url.port}")
+            tls = self.bluegreen_consumer.tls_for(url)
+            pymysql_driver.ensure_encrypted(conn, tls, f"{url.host}:{url.port}")
         self._bluegreen_color = snap.color
         return conn
 
