@@ -536,7 +536,9 @@ def rotation_state(stack: Any, token: str, previous: str) -> tuple[dict[str, Any
     with contextlib.closing(stack.db.root()) as conn:
         states = Admin(conn).account_states(*accounts)
     grants = {
-        user: sorted(f"{k}: {v}".replace(stack.app.dbname, "{db}") for k, v in st.profile.properties().items())
+        user: sorted(
+            f"{k}: {v}".replace(stack.app.dbname, "{db}") for k, v in st.profile.properties().items()
+        )
         for user, st in states.items()
         if st is not None
     }
