@@ -23,7 +23,7 @@ Server runtimes (issue 12), each through R real rotations under ``ACTIVE_SESSION
   ``drain_interval``) and uses them, then forks P processes running T engine threads plus one
   ``connect()`` thread each; the children report their operations through a pipe.
 * **asyncio**: one event loop, ``AsyncBlueGreenConsumer.connect`` tasks and aiomysql engine tasks.
-* **hung Parameter Store**: a TCP proxy in front of moto stops answering (``tests.faults.StallingProxy``)
+* **hung Parameter Store**: a TCP proxy in front of moto stops answering (``bluegreen_ops.devstack.faults.StallingProxy``)
   while callers hold a just-expired snapshot; the callers' waits (p50/p99/max) of the layer against
   the behaviour before issue 12 (a lock held across the call, each waiter refetching in turn), same
   client and botocore timeouts, same run.
@@ -84,7 +84,7 @@ from bluegreen_ops.localstack import (  # noqa: E402
     patched_environ,
     seed_application,
 )
-from tests.faults import StallingProxy  # noqa: E402
+from bluegreen_ops.devstack.faults import StallingProxy  # noqa: E402
 
 INITIAL_PASSWORD = "bench-initial-Passw0rd"
 WHO_SQL = "SELECT SUBSTRING_INDEX(CURRENT_USER(), '@', 1)"

@@ -17,7 +17,7 @@ import pytest
 
 from app import lambda_handler
 from bluegreen_ops.driver import RotationDriver
-from tests.faults import StallingProxy
+from bluegreen_ops.devstack.faults import StallingProxy
 from tests.helpers import secret_value
 
 TTL = 1.0  # consumer cache TTL in these tests

@@ -3,8 +3,9 @@
 :func:`local_rotation` brings up everything a rotation needs and tears it down on exit: ``sam build``,
 the private engine, the stand-in image, MariaDB and moto on the engine's bridge gateway (the only host
 address containers reach), and a seeded secret. :class:`LocalRotation` then plays Secrets Manager's
-part (:class:`~bluegreen_ops.driver.RotationDriver`'s bookkeeping: the placeholder AWSPENDING version,
-then AWSPENDING removed) around four ``sam local invoke RotationFunction`` calls, one per step, with
+part (the bookkeeping of
+:class:`~bluegreen_ops.devstack.secrets_manager_driver.RotationDriver`: the placeholder AWSPENDING
+version, then AWSPENDING removed) around four ``sam local invoke RotationFunction`` calls, one per step, with
 the events of ``events/`` filled in (or around testSecret alone: the configuration test); and
 invokes ``ConsumerFunction``, the example consumer, which reads the live color through the
 ``bluegreen_db`` layer from ``/opt/python``.
@@ -26,8 +27,8 @@ import boto3
 
 from bluegreen_db.dburl import redact
 from bluegreen_db.naming import COLORS, ROLES, ParameterNames, resolve_prefix
-from bluegreen_ops.driver import STEPS, RotationDriver, RotationFailedError
-from bluegreen_ops.localstack import (
+from bluegreen_ops.devstack.secrets_manager_driver import STEPS, RotationDriver, RotationFailedError
+from bluegreen_ops.devstack.XXX import (
     REGION,
     AppDatabase,
     MariaDB,

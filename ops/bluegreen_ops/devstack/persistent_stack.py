@@ -3,8 +3,10 @@ adopted ``demo/aurora`` secret.
 
 ``bluegreen local up`` starts it and prints the environment to export; ``bluegreen local down`` stops
 both servers by their pid files and deletes the state directory, so nothing is left running. The
-same :class:`~bluegreen_ops.localstack.MariaDB` and moto server as the tests, only not tied to the
-lifetime of the process that started them.
+same :class:`~bluegreen_ops.devstack.mariadb.MariaDB` and moto server as the tests, only not tied to the
+lifetime of the process that started them. The secret is adopted by the caller's ``adopt`` (the
+CLI passes :func:`bluegreen_ops.operations.adopt.adopt_secret`), so this stand-in needs nothing of
+the operations above it.
 
 State directory: ``--state-dir``, else ``BLUEGREEN_LOCAL_DIR``, else ``$XDG_RUNTIME_DIR/bluegreen-local``,
 else ``.bluegreen-local`` in the current directory. It holds ``stack.json`` (ports and pids), the
@@ -25,20 +27,31 @@ import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
 
 import boto3
 
 from bluegreen_rotation.config import Settings
 
-from .localstack import (
-    REGION,
-    MariaDB,
-    aws_environment,
-    free_port,
-    make_tls_files,
-    patched_environ,
-    seed_application,
-)
+if TYPE_CHECKING:
+    from mypy_boto3_secretsmanager import SecretsManagerClient
+    from mypy_boto3_ssm import SSMClient
+
+from .environ import patched_environ
+from .mariadb import MariaDB
+from .moto_server import REGION, aws_environment
+from .network import free_port
+from .seeding import seed_application
+from .tls import make_tls_files
+
+
+class Adopter(Protocol):
+    """Publishes a secret's AWSCURRENT under ``prefix`` (``bluegreen adopt`` as a function)."""
+
+    def __call__(
+        self, sm: SecretsManagerClient, ssm: SSMClient, secret_id: str, *, prefix: str, settings: Settings
+    ) -> object: ...
+
 
 SECRET_NAME = "demo/aurora"  # noqa: S105 # nosec B105 - a secret's name, not a password
 PREFIX = "/db/demo"
@@ -141,7 +154,9 @@ def _wait_for_port(port: int, timeout: float, process: subprocess.Popen[bytes], 
             time.sleep(0.1)
 
 
-def up(state_dir: Path, *, grace_seconds: int = 0, progress: object = None) -> tuple[StackState, bool]:
+def up(
+    state_dir: Path, *, adopt: Adopter, grace_seconds: int = 0, progress: object = None
+) -> tuple[StackState, bool]:
     """Starts the stack (or finds it running); returns its state and whether it was started now."""
     say = progress if callable(progress) else (lambda _msg: None)
     existing = read_state(state_dir)
@@ -181,7 +196,7 @@ def up(state_dir: Path, *, grace_seconds: int = 0, progress: object = None) -> t
             grace_seconds=grace_seconds,
         )
         (state_dir / STATE_FILE).write_text(json.dumps(asdict(state), indent=2))
-        state.secret_arn = _seed(db, state)
+        state.secret_arn = _seed(db, state, adopt)
         (state_dir / STATE_FILE).write_text(json.dumps(asdict(state), indent=2))
     except BaseException:
         if moto_process is not None:
@@ -194,17 +209,15 @@ def up(state_dir: Path, *, grace_seconds: int = 0, progress: object = None) -> t
     return state, True
 
 
-def _seed(db: MariaDB, state: StackState) -> str:
+def _seed(db: MariaDB, state: StackState, adopt: Adopter) -> str:
     """Creates ``demo/aurora`` (user ``app``, database ``appdb``) and adopts it, as an operator would."""
-    from .cli import adopt_secret
-
     env = state.environment()
     with patched_environ(env):
         sm = boto3.client("secretsmanager", region_name=REGION)
         ssm = boto3.client("ssm", region_name=REGION)
         app = seed_application(db, sm, name=SECRET_NAME, username="app", dbname="appdb")
         settings = Settings.from_env(env)
-        adopt_secret(sm, ssm, app.secret_arn, prefix=PREFIX, settings=settings)
+        adopt(sm, ssm, app.secret_arn, prefix=PREFIX, settings=settings)
     return app.secret_arn
 
 

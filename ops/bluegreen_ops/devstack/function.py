@@ -10,9 +10,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from bluegreen_ops.driver import Handler
+from bluegreen_ops.devstack.secrets_manager_driver import Handler
 
-FUNCTION_DIR = Path(__file__).resolve().parents[2] / "rotation_lambda"
+FUNCTION_DIR = Path(__file__).resolve().parents[3] / "rotation_lambda"
 
 
 def rotation_handler() -> Handler:

@@ -1,8 +1,8 @@
 """The diagnosis model: problems ranked by what they cost consumers, each with the one command that fixes it.
 
-Shared by ``bluegreen status`` (all of it) and ``rotate-now``'s pre-check (:func:`next_rotation`),
-which asks the function's own guards (``guards.predict_set_secret``) what setSecret will say, so the
-CLI and the function cannot disagree about a refusal.
+The rules that find the problems are in :mod:`.rules`; the Next line asks the function's own guards
+(:func:`bluegreen_ops.operations.forecast.next_rotation`), so the CLI and the function cannot disagree
+about a refusal.
 
 Severity, most urgent first:
 
@@ -22,11 +22,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from bluegreen_db.naming import other_color
-from bluegreen_rotation import guards
-from bluegreen_rotation.guards import GuardInput
 from bluegreen_rotation.mirror import MirrorState
-from bluegreen_rotation.secret import DbSecret
+
+from ..operations.durations import format_duration
 
 Severity = Literal["outage", "at-risk", "unchecked", "blocked", "cosmetic"]
 SEVERITIES: tuple[Severity, ...] = ("outage", "at-risk", "unchecked", "blocked", "cosmetic")
@@ -65,47 +63,8 @@ def in_grace(mirror: MirrorState, now: datetime, grace_seconds: int) -> bool:
     return since is not None and since < grace_seconds
 
 
-@dataclass(frozen=True)
-class Forecast:
-    """What setSecret will say to the next rotation: ``refusal`` None means it proceeds."""
-
-    target_user: str
-    target_color: str
-    refusal: str | None
-    sessions_checked: bool
-
-
-def next_rotation(
-    current: DbSecret,
-    mirror: MirrorState,
-    *,
-    now: datetime,
-    grace_seconds: int,
-    sessions: int | None,
-    policy: str,
-) -> Forecast:
-    """The function's guards, applied to the state read now, for a rotation started now."""
-    target = other_color(current.color)
-    target_user = current.username_of(target)
-    refusal = guards.predict_set_secret(
-        GuardInput(
-            target_color=target,
-            target_user=target_user,
-            current_user=current.username,
-            mirror=mirror,
-            now=now,
-            grace_seconds=grace_seconds,
-        ),
-        sessions,
-        policy,
-    )
-    return Forecast(target_user, target, str(refusal) if refusal else None, sessions is not None)
-
-
 def grace_line(mirror: MirrorState, now: datetime, grace_seconds: int) -> str:
     """The ``Grace`` line: what the grace guard will read, said truthfully for every flag state."""
-    from .cli_common import format_duration
-
     flag = mirror.names.flag
     if mirror.flag_value is None:
         state = f"{flag} is missing: setSecret creates it (version 1), so the grace guard holds nothing back"
@@ -123,12 +82,10 @@ def grace_line(mirror: MirrorState, now: datetime, grace_seconds: int) -> str:
 
 __all__ = [
     "SEVERITIES",
-    "Forecast",
     "Problem",
     "Severity",
     "grace_line",
     "in_grace",
-    "next_rotation",
     "ranked",
     "seconds_since_flip",
 ]

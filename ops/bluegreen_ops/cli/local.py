@@ -10,8 +10,10 @@ from pathlib import Path
 
 import click
 
-from . import local_stack
-from .cli_common import EXIT_FAILURE
+from ..devstack import persistent_stack as local_stack
+from ..devstack.moto_server import MissingExtraError, require_moto
+from ..exit_codes import EXIT_FAILURE
+from ..operations.adopt import adopt_secret
 
 
 def _state_dir(value: str | None) -> Path:
@@ -48,8 +50,16 @@ def up_command(state_dir: str | None, grace_seconds: int) -> None:
     """Start the stack (or find it running) and print the environment to export."""
     directory = _state_dir(state_dir)
     try:
+        require_moto("`bluegreen local up`")
+    except MissingExtraError as exc:
+        click.echo(f"error: {exc}", err=True)
+        raise SystemExit(EXIT_FAILURE) from None
+    try:
         state, started = local_stack.up(
-            directory, grace_seconds=grace_seconds, progress=lambda m: click.echo(m, err=True)
+            directory,
+            adopt=adopt_secret,
+            grace_seconds=grace_seconds,
+            progress=lambda m: click.echo(m, err=True),
         )
     except (local_stack.StackError, RuntimeError, OSError) as exc:
         click.echo(f"error: cannot start the local stack: {exc}", err=True)
