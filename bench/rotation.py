@@ -24,16 +24,13 @@ import boto3
 
 from bench import baseline_multiuser
 from bench.instrument import counting, mark_step
-from bluegreen_ops.driver import STEPS, RotationDriver
-from bluegreen_ops.function import rotation_handler
-from bluegreen_ops.localstack import (
-    MariaDB,
-    MotoServer,
-    aws_environment,
-    make_tls_files,
-    patched_environ,
-    seed_application,
-)
+from bluegreen_ops.devstack.environ import patched_environ
+from bluegreen_ops.devstack.function import rotation_handler
+from bluegreen_ops.devstack.mariadb import MariaDB
+from bluegreen_ops.devstack.moto_server import MotoServer, aws_environment
+from bluegreen_ops.devstack.secrets_manager_driver import STEPS, RotationDriver
+from bluegreen_ops.devstack.seeding import seed_application
+from bluegreen_ops.devstack.tls import make_tls_files
 
 ROOT = Path(__file__).resolve().parent.parent
 

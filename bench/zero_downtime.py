@@ -3,7 +3,7 @@
     python -m bench.zero_downtime [--workers 16] [--rotations 3] [--ttl 1] [--delay-ms 20]
                                   [--processes 3] [--threads 4] [--only layer,prefork,...]
 
-Starts Debian's MariaDB and moto's server (``bluegreen_ops.localstack``), then runs the same load,
+Starts Debian's MariaDB and moto's server (``bluegreen_ops.devstack``), then runs the same load,
 K concurrent workers querying ``SELECT CURRENT_USER()`` in a loop (half Lambda-style, a new connection
 per operation; half server-style, four threads per SQLAlchemy engine pool), through three scenarios:
 
@@ -76,15 +76,11 @@ from bluegreen_db.consumer import BlueGreenConsumer  # noqa: E402
 from bluegreen_db.dburl import build_url, parse_url  # noqa: E402
 from bluegreen_db.naming import ParameterNames  # noqa: E402
 from bluegreen_db.sqlalchemy_engine import create_engine  # noqa: E402
-from bluegreen_ops.localstack import (  # noqa: E402
-    AppDatabase,
-    MariaDB,
-    MotoServer,
-    aws_environment,
-    patched_environ,
-    seed_application,
-)
+from bluegreen_ops.devstack.environ import patched_environ  # noqa: E402
 from bluegreen_ops.devstack.faults import StallingProxy  # noqa: E402
+from bluegreen_ops.devstack.mariadb import MariaDB  # noqa: E402
+from bluegreen_ops.devstack.moto_server import MotoServer, aws_environment  # noqa: E402
+from bluegreen_ops.devstack.seeding import AppDatabase, seed_application  # noqa: E402
 
 INITIAL_PASSWORD = "bench-initial-Passw0rd"
 WHO_SQL = "SELECT SUBSTRING_INDEX(CURRENT_USER(), '@', 1)"
@@ -172,7 +168,7 @@ class Rotations:
 
     def __init__(self, sm: Any, ssm: Any, app: AppDatabase, names: ParameterNames, grace: int) -> None:
         from app import lambda_handler  # the rotation function's real entry point
-        from bluegreen_ops.driver import RotationDriver
+        from bluegreen_ops.devstack.secrets_manager_driver import RotationDriver
 
         self.driver = RotationDriver(sm, lambda_handler, max_attempts=5, retry_delay=1.0, on_step=self._step)
         self.ssm = ssm

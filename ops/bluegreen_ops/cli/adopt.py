@@ -25,6 +25,6 @@ def adopt_command(
     Verifies that AWSCURRENT's credentials log in before writing anything. Refuses (exit 4) to
     overwrite a flag naming another color without --force.
     """
-    env = build_env(options)
+    env, out = build_env(options)
     outcome = adopt(env, force=force, dry_run=dry_run)
-    report_outcome(env.out, outcome, "adopted", f"{outcome.color} ({outcome.user}) under {outcome.prefix}")
+    report_outcome(out, outcome, "adopted", f"{outcome.color} ({outcome.user}) under {outcome.prefix}")

@@ -82,7 +82,7 @@ def common_options(func: F) -> F:
     return command  # type: ignore[no-any-return]
 
 
-def build_env(options: CommonOptions) -> Env:
+def build_env(options: CommonOptions) -> tuple[Env, Output]:
     """The run of one command: this shell's settings, clients for its region/profile, masked output."""
     out: Output = click.get_current_context().ensure_object(Output)
     out.format = options.output
@@ -91,7 +91,7 @@ def build_env(options: CommonOptions) -> Env:
     except InvalidInputError as exc:
         raise OperationError(f"bad configuration in the environment: {exc}", EXIT_USAGE) from None
     sm, ssm = make_clients(options.region, options.profile)
-    return Env(
+    env = Env(
         secret_id=options.secret_id,
         out=out,
         settings=settings,
@@ -101,3 +101,4 @@ def build_env(options: CommonOptions) -> Env:
         region=options.region,
         profile=options.profile,
     )
+    return env, out

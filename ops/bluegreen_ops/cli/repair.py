@@ -25,6 +25,6 @@ def repair_command(
     wrong URLs are rewritten, each only after its credentials logged in. A color owned by an
     unfinished rotation is left alone.
     """
-    env = build_env(options)
+    env, out = build_env(options)
     outcome = repair(env, dry_run=dry_run)
-    report_outcome(env.out, outcome, "repaired", f"{outcome.color} is AWSCURRENT ({outcome.user})")
+    report_outcome(out, outcome, "repaired", f"{outcome.color} is AWSCURRENT ({outcome.user})")

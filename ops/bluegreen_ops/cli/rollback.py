@@ -25,8 +25,8 @@ def rollback_command(
     Only when AWSPREVIOUS's user (the other color) still logs in with its password: refused (exit 4)
     otherwise. Writes that color's URLs if needed, moves AWSCURRENT, then flips the flag.
     """
-    env = build_env(options)
+    env, out = build_env(options)
     outcome = rollback(env, force=force, dry_run=dry_run)
     report_outcome(
-        env.out, outcome, "rolled back", f"AWSCURRENT and the flag are {outcome.color} ({outcome.user})"
+        out, outcome, "rolled back", f"AWSCURRENT and the flag are {outcome.color} ({outcome.user})"
     )

@@ -78,8 +78,7 @@ def rotate_now(
             require_moto("`bluegreen rotate-now --local`")
         except MissingExtraError as exc:
             raise OperationError(str(exc)) from None
-    env = build_env(options)
-    out = env.out
+    env, out = build_env(options)
     meta = describe(env)
     if not local:
         refuse_emulator(env, meta)

@@ -24,11 +24,11 @@ def status(
 
     Exit 0 when consistent, 3 when inconsistent, 1 when a check could not be made.
     """
-    env = build_env(options)
+    env, out = build_env(options)
     report = inspect(env, check_db=not skip_db)
-    if env.out.json:
-        env.out.document(to_document(report))
+    if out.json:
+        out.document(to_document(report))
     else:
         for line in to_table(report):
-            env.out.line(line)
+            out.line(line)
     click.get_current_context().exit(report.exit_code)

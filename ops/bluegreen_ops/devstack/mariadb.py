@@ -12,7 +12,7 @@ import signal
 import subprocess  # nosec B404
 import tempfile
 import time
-from dataclasses import field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +46,7 @@ def _die_with_parent() -> None:
         pass
 
 
+@dataclass
 class MariaDB:
     """One mariadbd in a temp datadir on a loopback port, with an admin (master) user.
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Any
 
 from .mariadb import ADMIN_USER, MariaDB
 
 
+@dataclass
 class AppDatabase:
     """What an adopted Aurora secret describes: a database, its app user and the master secret."""
 

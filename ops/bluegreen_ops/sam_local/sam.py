@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from bluegreen_ops.devstack.XXX import REGION
+from bluegreen_ops.devstack.moto_server import REGION
 
 from .errors import InvokeError, SamLocalError
 from .paths import BUILD_CACHE_DIR, BUILD_DIR, BUILT_TEMPLATE, REPO_ROOT, SAM, SAM_VENV, TEMPLATE

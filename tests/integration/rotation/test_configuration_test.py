@@ -14,7 +14,7 @@ import json
 from typing import Any
 
 from app import lambda_handler
-from bluegreen_ops.driver import PLACEHOLDER_LAMBDA_ARN, STEPS, RotationDriver
+from bluegreen_ops.devstack.secrets_manager_driver import PLACEHOLDER_LAMBDA_ARN, STEPS, RotationDriver
 from tests.helpers import can_login, grants, parameters, secret_value, snapshot, stages
 
 

@@ -9,13 +9,11 @@ from click.testing import CliRunner
 
 from bluegreen_db.dburl import build_url
 from bluegreen_ops.cli import main
-from bluegreen_ops.cli_common import (
-    Output,
-    check_url,
-    describe_client_error,
-    format_duration,
-    render_table,
-)
+from bluegreen_ops.cli.errors import describe_client_error
+from bluegreen_ops.cli.render import Output
+from bluegreen_ops.operations.durations import format_duration
+from bluegreen_ops.operations.urls import check_url
+from bluegreen_ops.status.render import render_table
 from bluegreen_rotation.secret import DbSecret
 from tests.unit.cli.fakes import GREEN, error
 

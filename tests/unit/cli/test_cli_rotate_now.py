@@ -9,10 +9,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from click.testing import CliRunner
 
-from bluegreen_ops import cli_common
 from bluegreen_ops.cli import main
-from bluegreen_ops.cli_common import Env, Output
-from bluegreen_ops.cli_rotate import RotationWatcher
+from bluegreen_ops.cli import options as cli_options
+from bluegreen_ops.cli.render import Output
+from bluegreen_ops.operations import guard_settings
+from bluegreen_ops.operations.env import Env
+from bluegreen_ops.operations.watcher import RotationWatcher
 from bluegreen_rotation.config import Settings
 from tests.unit.cli.fakes import (
     ARN,
@@ -126,12 +128,14 @@ def test_flag_that_never_follows_times_out_naming_it():
 def world(monkeypatch):
     world = World(rotation_timeline())
     monkeypatch.setattr(
-        cli_common, "make_clients", lambda region, profile: (FakeSecretsManager(world), FakeSSM(world))
+        cli_options, "make_clients", lambda region, profile: (FakeSecretsManager(world), FakeSSM(world))
     )
     monkeypatch.setenv("ROTATION_GRACE_SECONDS", "900")
     monkeypatch.delenv("PARAMETER_PREFIX", raising=False)
     world.function_variables = None  # GetFunctionConfiguration denied: this shell's settings apply
-    monkeypatch.setattr(cli_common, "read_function_variables", lambda env, arn: world.function_variables)
+    monkeypatch.setattr(
+        guard_settings, "read_function_variables", lambda arn, region, profile: world.function_variables
+    )
     return world
 
 
