@@ -61,6 +61,7 @@ lint: deps
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check rotation_lambda layer ops server
 	$(BIN)/bandit -q -c pyproject.toml -r rotation_lambda layer ops server
+	$(BIN)/lint-imports
 
 typecheck: deps
 	$(BIN)/mypy rotation_lambda layer/python ops server

@@ -12,5 +12,6 @@ The throwaway pieces live as long as the process that starts them:
 :mod:`.secrets_manager_driver` plays Secrets Manager's part in a rotation (moto never invokes a
 rotation function); :mod:`.function` finds the function's handler in this checkout;
 :mod:`.faults` holds the outside world's faults (a Parameter Store that stops answering) that bench/
-and tests/ both provoke; :mod:`.demo` is ``make demo``. Nothing here imports the CLI or the operations.
+and tests/ both provoke. Nothing here imports the operations or the CLI (``make demo``, which adopts a
+secret, is :mod:`bluegreen_ops.demo`, an entry point beside the CLI).
 """
