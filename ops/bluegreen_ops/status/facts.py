@@ -82,7 +82,7 @@ def inspect(env: Env, *, check_db: bool = True, now: datetime | None = None) -> 
     mirror = env.mirror_for(current).read()
     report.mirror = mirror
     report.since_flip = seconds_since_flip(mirror, now)
-    _gather_urls(report, mirror, current)
+    gather_urls(report, mirror, current)
     if check_db:
         _check_database(report, env, current)
     problems, notes = diagnose(Situation(report, current, mirror, env.sid, env.rotate_command))
@@ -104,7 +104,7 @@ def _expected_for(report: StatusReport, color: Color, current: DbSecret) -> list
     return found
 
 
-def _gather_urls(report: StatusReport, mirror: MirrorState, current: DbSecret) -> None:
+def gather_urls(report: StatusReport, mirror: MirrorState, current: DbSecret) -> None:
     for color in COLORS:
         user = current.username_of(color)
         candidates = _expected_for(report, color, current)

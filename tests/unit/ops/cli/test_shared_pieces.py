@@ -15,7 +15,7 @@ from bluegreen_ops.operations.durations import format_duration
 from bluegreen_ops.operations.urls import check_url
 from bluegreen_ops.status.render import render_table
 from bluegreen_rotation.secret import DbSecret
-from tests.unit.cli.fakes import GREEN, error
+from tests.unit.ops.fakes import GREEN, error
 
 PASSWORD = "p@ss:w/rd%41 #?&=+'\"\\"
 

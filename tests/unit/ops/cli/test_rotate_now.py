@@ -16,7 +16,7 @@ from bluegreen_ops.operations import guard_settings
 from bluegreen_ops.operations.env import Env
 from bluegreen_ops.operations.watcher import RotationWatcher
 from bluegreen_rotation.config import Settings
-from tests.unit.cli.fakes import (
+from tests.unit.ops.fakes import (
     ARN,
     BLUE,
     BLUE_PASSWORD,
