@@ -9,6 +9,14 @@ grace period and the default parameter prefix come from the same variables as th
 Exit codes: 0 ok (status: consistent), 1 failure, 2 usage, 3 status found an inconsistent state,
 4 refused by a safety check (nothing changed). With ``--output json`` every outcome, usage errors
 included, is exactly one JSON document on stdout (docs/cli-json.md). See docs/runbook.md.
+
+Click only: each command reads its options, calls one operation (:mod:`bluegreen_ops.operations`,
+:mod:`bluegreen_ops.status`) and renders what it returns. One module per command (:mod:`.status`,
+:mod:`.rotate_now`, :mod:`.adopt`, :mod:`.rollback`, :mod:`.repair`, :mod:`.local`); what they share:
+:mod:`.options` (the AWS CLI's options and the run they build), :mod:`.render` (masked output, JSON
+documents), :mod:`.error_handling` (each failure as one ``error:`` line and its exit code, the codes
+being :mod:`bluegreen_ops.exit_codes`) and :mod:`.group` (usage errors as JSON too). Nothing imports
+this package: ``bluegreen = "bluegreen_ops.cli:main"`` is its entry point.
 """
 
 from __future__ import annotations

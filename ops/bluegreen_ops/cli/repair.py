@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from ..operations.repair import repair
-from .errors import handle_errors
+from .error_handling import handle_errors
 from .options import CommonOptions, build_env, common_options
 from .render import report_outcome
 

@@ -18,7 +18,7 @@ from ..operations.rotate_now import (
 )
 from ..operations.secret_reads import describe
 from ..operations.watcher import RotationWatcher
-from .errors import handle_errors
+from .error_handling import handle_errors
 from .options import CommonOptions, build_env, common_options
 
 

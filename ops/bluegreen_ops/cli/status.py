@@ -6,7 +6,7 @@ import click
 
 from ..status.facts import inspect
 from ..status.render import to_document, to_table
-from .errors import handle_errors
+from .error_handling import handle_errors
 from .options import CommonOptions, build_env, common_options
 
 

@@ -190,7 +190,7 @@ def _check_database(report: StatusReport, env: Env, current: DbSecret) -> None:
 
 
 def _check_reproducible(report: StatusReport, admin: Admin, current: DbSecret) -> None:
-    """What setSecret would refuse to copy from AWSCURRENT's user to its partner (issue 10)."""
+    """What setSecret would refuse to copy from AWSCURRENT's user to its partner."""
     state = admin.account_states(current.username)[current.username]
     for problem in admin.unreproducible(state) if state is not None else []:
         message, _, fix = problem.partition("; fix: ")

@@ -1,4 +1,5 @@
-"""The operator CLI in each state of issue 13, on the real stack: verdict, exit code and JSON document.
+"""The operator CLI in each state a secret, its mirror and its users can be in, on the real stack: verdict,
+exit code and JSON document.
 
 Every command runs with ``--output json`` at least once: stdout must then be exactly one JSON
 document (``json.loads`` of the whole of it), whatever the outcome.

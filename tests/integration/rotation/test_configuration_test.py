@@ -87,7 +87,7 @@ def test_configuration_test_before_and_after_the_first_rotation_changes_nothing(
 
 
 def test_moto_stages_the_copy_before_a_rotation_and_a_stale_one_after(stack):
-    """Pins the emulator behaviour the driver relies on and works around (see driver.py)."""
+    """Pins the emulator behaviour the driver relies on and works around (see bluegreen_ops/devstack/secrets_manager_driver.py)."""
 
     def stage_copy() -> dict[str, Any]:
         # moto stages the version, then fails to find the (absent) function.

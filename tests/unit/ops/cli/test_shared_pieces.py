@@ -9,7 +9,7 @@ from click.testing import CliRunner
 
 from bluegreen_db.dburl import build_url
 from bluegreen_ops.cli import main
-from bluegreen_ops.cli.errors import describe_client_error
+from bluegreen_ops.cli.error_handling import describe_client_error
 from bluegreen_ops.cli.render import Output
 from bluegreen_ops.operations.durations import format_duration
 from bluegreen_ops.operations.urls import check_url
