@@ -73,12 +73,12 @@ def rotate_now(
     With --local, the function's four steps run here through the rotation driver instead, against
     whatever endpoints the environment names.
     """
+    env, out = build_env(options)
     if local:
         try:
             require_moto("`bluegreen rotate-now --local`")
         except MissingExtraError as exc:
             raise OperationError(str(exc)) from None
-    env, out = build_env(options)
     meta = describe(env)
     if not local:
         refuse_emulator(env, meta)

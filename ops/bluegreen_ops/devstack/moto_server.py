@@ -19,9 +19,13 @@ class MissingExtraError(RuntimeError):
     """moto is not installed: the local stand-ins come with the ``local`` extra."""
 
 
+def moto_installed() -> bool:
+    return importlib.util.find_spec("moto") is not None
+
+
 def require_moto(what: str) -> None:
     """Fails with the install command when moto (the ``local`` extra) is missing, before ``what`` starts."""
-    if importlib.util.find_spec("moto") is None:
+    if not moto_installed():
         raise MissingExtraError(f"{what} needs moto, which the `local` extra installs: {LOCAL_EXTRA}")
 
 
