@@ -82,10 +82,16 @@ def common_options(func: F) -> F:
     return command  # type: ignore[no-any-return]
 
 
-def build_env(options: CommonOptions) -> tuple[Env, Output]:
-    """The run of one command: this shell's settings, clients for its region/profile, masked output."""
+def output_for(options: CommonOptions) -> Output:
+    """This command's masked output, in the format it asked for (errors too are rendered in it)."""
     out: Output = click.get_current_context().ensure_object(Output)
     out.format = options.output
+    return out
+
+
+def build_env(options: CommonOptions) -> tuple[Env, Output]:
+    """The run of one command: this shell's settings, clients for its region/profile, masked output."""
+    out = output_for(options)
     try:
         settings = Settings.from_env()
     except InvalidInputError as exc:

@@ -19,7 +19,7 @@ from ..operations.rotate_now import (
 from ..operations.secret_reads import describe
 from ..operations.watcher import RotationWatcher
 from .error_handling import handle_errors
-from .options import CommonOptions, build_env, common_options
+from .options import CommonOptions, build_env, common_options, output_for
 
 
 @click.command("rotate-now")
@@ -73,12 +73,13 @@ def rotate_now(
     With --local, the function's four steps run here through the rotation driver instead, against
     whatever endpoints the environment names.
     """
-    env, out = build_env(options)
     if local:
+        output_for(options)  # the error below is rendered in the format asked for
         try:
             require_moto("`bluegreen rotate-now --local`")
         except MissingExtraError as exc:
             raise OperationError(str(exc)) from None
+    env, out = build_env(options)
     meta = describe(env)
     if not local:
         refuse_emulator(env, meta)
