@@ -47,7 +47,7 @@ __all__ = [
     "RotationOutcome",
     "SamLocalError",
     "StepOutcome",
-    # The integration test's cleanup checks use these process helpers under their former names.
+    # The container integration test's cleanup checks import these process helpers by these names.
     "_docker_ping",
     "_mounts_below",
     "_proc_cmdline",
