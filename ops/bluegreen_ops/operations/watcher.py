@@ -28,7 +28,7 @@ STILL_WAITING_EVERY = 30.0
 
 
 @dataclass
-class Snapshot:
+class RotationProgress:
     """What one poll saw of rotation ``token``."""
 
     seen: bool  # the token is a version of the secret
@@ -101,15 +101,15 @@ class RotationWatcher:
         self.milestones: list[str] = []
         self._secret: DbSecret | None = None
         self._meta: SecretMeta | None = None
-        self._last: Snapshot | None = None
+        self._last: RotationProgress | None = None
 
-    def snapshot(self) -> Snapshot:
+    def snapshot(self) -> RotationProgress:
         meta = describe(self.env)
         self._meta = meta
         stages = meta.state.versions.get(self.token)
         if self._secret is None and stages and (PENDING in stages or CURRENT in stages):
             self._secret = read_version(self.env, meta, self.token, f"version {self.token}")
-        snap = Snapshot(
+        snap = RotationProgress(
             seen=stages is not None,
             stages=list(stages or []),
             current_version=meta.state.version_with(CURRENT),
@@ -173,7 +173,7 @@ class RotationWatcher:
                 next_note = now + STILL_WAITING_EVERY
             self.sleep(max(0.0, min(self.interval, deadline - now)))
 
-    def _where(self, snap: Snapshot) -> str:
+    def _where(self, snap: RotationProgress) -> str:
         if not snap.seen:
             return f"version {self.token} does not exist yet"
         if snap.secret is None:
@@ -184,7 +184,7 @@ class RotationWatcher:
             return "URLs written; waiting for the flag and AWSCURRENT (finishSecret)"
         return "waiting for setSecret/testSecret, then finishSecret"
 
-    def _timeout_message(self, snap: Snapshot) -> str:
+    def _timeout_message(self, snap: RotationProgress) -> str:
         logs = self._meta.logs_hint("30m") if self._meta else "the rotation function's logs"
         left = ""
         if (staged_left := self._staged_left(snap)) is not None:
@@ -199,7 +199,7 @@ class RotationWatcher:
             f"later): read {logs}, then `bluegreen status`{left}"
         )
 
-    def _staged_left(self, snap: Snapshot | None) -> Staged | None:
+    def _staged_left(self, snap: RotationProgress | None) -> Staged | None:
         """The rotation's version, when it still holds AWSPENDING without having been promoted."""
         if snap is None or PENDING not in snap.stages or snap.promoted:
             return None
