@@ -68,6 +68,7 @@ lint: deps
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check rotation_lambda layer ops django_backend
 	$(BIN)/bandit -q -c pyproject.toml -r rotation_lambda layer ops django_backend
+	$(BIN)/lint-imports
 
 typecheck: deps
 	$(BIN)/mypy rotation_lambda layer/python ops django_backend

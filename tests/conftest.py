@@ -12,7 +12,9 @@ from typing import Any
 import boto3
 import pytest
 
-from bluegreen_ops.localstack import AppDatabase, MariaDB, MotoServer, aws_environment, seed_application
+from bluegreen_ops.devstack.mariadb import MariaDB
+from bluegreen_ops.devstack.moto_server import MotoServer, aws_environment
+from bluegreen_ops.devstack.seeding import AppDatabase, seed_application
 
 _counter = itertools.count(1)
 

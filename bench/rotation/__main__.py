@@ -11,16 +11,13 @@ from typing import Any
 import boto3
 
 from bench import baseline_multiuser
-from bluegreen_ops.driver import RotationDriver
-from bluegreen_ops.function import rotation_handler
-from bluegreen_ops.localstack import (
-    MariaDB,
-    MotoServer,
-    aws_environment,
-    make_tls_files,
-    patched_environ,
-    seed_application,
-)
+from bluegreen_ops.devstack.environ import patched_environ
+from bluegreen_ops.devstack.function import rotation_handler
+from bluegreen_ops.devstack.mariadb import MariaDB
+from bluegreen_ops.devstack.moto_server import MotoServer, aws_environment
+from bluegreen_ops.devstack.secrets_manager_driver import RotationDriver
+from bluegreen_ops.devstack.seeding import seed_application
+from bluegreen_ops.devstack.tls import make_tls_files
 
 from . import __doc__ as package_doc
 from .measure import import_time, merge, run_rotations, stepwise

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.instrument import counting, mark_step
-from bluegreen_ops.driver import STEPS, RotationDriver
+from bluegreen_ops.devstack.secrets_manager_driver import STEPS, RotationDriver
 
 ROOT = Path(__file__).resolve().parents[2]
 PER_STEP = ("steps", "step_commands", "step_connections")  # the figures kept by step

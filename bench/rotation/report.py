@@ -5,7 +5,7 @@ from __future__ import annotations
 import statistics
 from typing import Any
 
-from bluegreen_ops.driver import STEPS
+from bluegreen_ops.devstack.secrets_manager_driver import STEPS
 
 
 def median_ms(values: list[float]) -> float:

@@ -3,7 +3,7 @@
     python -m bench.zero_downtime [--workers 16] [--rotations 3] [--ttl 1] [--delay-ms 20]
                                   [--processes 3] [--threads 4] [--only layer,prefork,...]
 
-Starts Debian's MariaDB and moto's server (``bluegreen_ops.localstack``), then runs the same load,
+Starts Debian's MariaDB and moto's server (``bluegreen_ops.devstack``), then runs the same load,
 K concurrent workers querying ``SELECT CURRENT_USER()`` in a loop (half Lambda-style, a new connection
 per operation; half server-style, four threads per SQLAlchemy engine pool), through each scenario while
 the database credentials change under it.

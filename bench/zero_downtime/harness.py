@@ -16,14 +16,10 @@ from typing import Any
 import boto3
 
 from bluegreen_db.naming import ParameterNames
-from bluegreen_ops.localstack import (
-    AppDatabase,
-    MariaDB,
-    MotoServer,
-    aws_environment,
-    patched_environ,
-    seed_application,
-)
+from bluegreen_ops.devstack.environ import patched_environ
+from bluegreen_ops.devstack.mariadb import MariaDB
+from bluegreen_ops.devstack.moto_server import MotoServer, aws_environment
+from bluegreen_ops.devstack.seeding import AppDatabase, seed_application
 
 from .load import SERVER_THREADS, Worker, engine_op, log, pymysql_op, running
 from .rotations import Rotations

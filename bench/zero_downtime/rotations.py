@@ -7,7 +7,7 @@ import time
 from typing import Any
 
 from bluegreen_db.naming import ParameterNames
-from bluegreen_ops.localstack import AppDatabase
+from bluegreen_ops.devstack.seeding import AppDatabase
 
 
 class Rotations:
@@ -15,7 +15,7 @@ class Rotations:
 
     def __init__(self, sm: Any, ssm: Any, app: AppDatabase, names: ParameterNames, grace: int) -> None:
         from app import lambda_handler  # the rotation function's real entry point
-        from bluegreen_ops.driver import RotationDriver
+        from bluegreen_ops.devstack.secrets_manager_driver import RotationDriver
 
         self.driver = RotationDriver(sm, lambda_handler, max_attempts=5, retry_delay=1.0, on_step=self._step)
         self.ssm = ssm

@@ -21,9 +21,12 @@ from typing import Any
 import boto3
 
 from bluegreen_db.consumer import BlueGreenConsumer
-from bluegreen_ops.driver import RotationDriver
-from bluegreen_ops.function import rotation_handler
-from bluegreen_ops.localstack import MariaDB, MotoServer, aws_environment, patched_environ, seed_application
+from bluegreen_ops.devstack.environ import patched_environ
+from bluegreen_ops.devstack.function import rotation_handler
+from bluegreen_ops.devstack.mariadb import MariaDB
+from bluegreen_ops.devstack.moto_server import MotoServer, aws_environment
+from bluegreen_ops.devstack.secrets_manager_driver import RotationDriver
+from bluegreen_ops.devstack.seeding import seed_application
 
 PREFIX = "/db/demo"
 TTL_SECONDS = 1.0
@@ -95,7 +98,7 @@ def main() -> int:
     try:
         with patched_environ(env):
             os.environ.pop("LOG_LEVEL", None)
-            from bluegreen_ops.cli import adopt_secret
+            from bluegreen_ops.operations.adopt import adopt_secret
 
             sm, ssm = boto3.client("secretsmanager"), boto3.client("ssm")
             app = seed_application(db, sm, name="demo/aurora", username="app", dbname="appdb")

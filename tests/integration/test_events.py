@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from app import lambda_handler
-from bluegreen_ops.driver import STEPS, FakeLambdaContext, RotationDriver
+from bluegreen_ops.devstack.secrets_manager_driver import STEPS, FakeLambdaContext, RotationDriver
 from tests.helpers import flag, secret_value, stages
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"

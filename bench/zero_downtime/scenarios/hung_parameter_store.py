@@ -13,7 +13,7 @@ import boto3
 from botocore.config import Config
 
 from bluegreen_db.consumer import BlueGreenConsumer
-from tests.faults import StallingProxy
+from bluegreen_ops.devstack.faults import StallingProxy
 
 from ..baselines import LockHeldAcrossCall
 from ..harness import Harness

@@ -32,7 +32,8 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from bluegreen_ops.localstack import TlsFiles, free_port, make_tls_files
+from bluegreen_ops.devstack.network import free_port
+from bluegreen_ops.devstack.tls import TlsFiles, make_tls_files
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 OS_USER = "postgres"

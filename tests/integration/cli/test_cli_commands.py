@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 from app import lambda_handler
-from bluegreen_ops.cli import adopt_secret
-from bluegreen_ops.driver import RotationDriver
+from bluegreen_ops.devstack.secrets_manager_driver import RotationDriver
+from bluegreen_ops.operations.adopt import adopt_secret
 from tests.helpers import flag, login_as, parameters, secret_value, snapshot, stages
 
 HOSTILE = "p@ss:w/rd%41 #?&=+'\"\\"

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bluegreen_ops import local_stack
+from bluegreen_ops.devstack import persistent_stack as local_stack
 from tests.availability import skip_unless_available
 
 

@@ -1,4 +1,5 @@
-"""The operator CLI in each state of issue 13, on the real stack: verdict, exit code and JSON document.
+"""The operator CLI in each state a secret, its mirror and its users can be in, on the real stack: verdict,
+exit code and JSON document.
 
 Every command runs with ``--output json`` at least once: stdout must then be exactly one JSON
 document (``json.loads`` of the whole of it), whatever the outcome.
@@ -13,8 +14,8 @@ from contextlib import AbstractContextManager, nullcontext
 import pytest
 
 from app import lambda_handler
-from bluegreen_ops.driver import RotationDriver, RotationFailedError
-from bluegreen_ops.localstack import free_port
+from bluegreen_ops.devstack.network import free_port
+from bluegreen_ops.devstack.secrets_manager_driver import RotationDriver, RotationFailedError
 from bluegreen_rotation.errors import RotationRefusedError
 from tests.helpers import flag, login_as, parameters, snapshot, stages
 
@@ -126,22 +127,27 @@ def test_rotate_now_force_past_grace_stages_nothing(make_stack, make_cli):
 def test_the_aws_path_pre_check_refuses_before_rotatesecret(cli, stack, previous_session):
     """Without --local the same pre-check runs before RotateSecret (here called directly: against
     moto the command itself is refused earlier, see state 7)."""
-    from bluegreen_ops import cli_common, cli_rotate
+    from bluegreen_ops.cli.render import Output
+    from bluegreen_ops.operations import rotate_now
+    from bluegreen_ops.operations.env import Env
+    from bluegreen_ops.operations.errors import RefusedError
+    from bluegreen_ops.operations.secret_reads import describe
+    from bluegreen_rotation.config import Settings
 
     cli("adopt")
     rotate(stack)
     with previous_session(stack):
-        env = cli_common.Env(
+        env = Env(
             secret_id=stack.app.secret_arn,
-            out=cli_common.Output(quiet=True),
-            settings=cli_common.Settings.from_env(),
+            out=Output(quiet=True),
+            settings=Settings.from_env(),
             sm=stack.secretsmanager,
             ssm=stack.ssm,
         )
-        meta = cli_common.describe(env)
-        with pytest.raises(cli_common.RefusedError, match=r"live session.*--force starts it anyway"):
-            cli_rotate.preflight(env, meta, local=False, force=False)
-        cli_rotate.preflight(env, meta, local=False, force=True)  # the operator overrides this shell
+        meta = describe(env)
+        with pytest.raises(RefusedError, match=r"live session.*--force starts it anyway"):
+            rotate_now.preflight(env, meta, local=False, force=False)
+        rotate_now.preflight(env, meta, local=False, force=True)  # the operator overrides this shell
 
 
 # Each state one rotation after adoption (AWSCURRENT green, so the next rotation changes blue), grace

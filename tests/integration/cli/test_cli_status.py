@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from app import lambda_handler
-from bluegreen_ops.driver import RotationDriver
+from bluegreen_ops.devstack.secrets_manager_driver import RotationDriver
 from tests.helpers import stages
 
 

@@ -2,7 +2,7 @@
 
 The stack itself (MariaDB, moto's server, an adopted secret with unique names) comes from the lead's
 ``tests/conftest.py`` (``make_stack``). Rotations run the real handler (``app.lambda_handler``)
-through ``bluegreen_ops.driver.RotationDriver``: nothing is mocked.
+through ``bluegreen_ops.devstack.secrets_manager_driver.RotationDriver``: nothing is mocked.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from app import lambda_handler
-from bluegreen_ops.driver import RotationDriver
+from bluegreen_ops.devstack.secrets_manager_driver import RotationDriver
 from tests.helpers import secret_value
 from tests.integration.layer.held_calls import HeldGetParameters
 

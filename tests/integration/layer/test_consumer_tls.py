@@ -21,7 +21,8 @@ from bluegreen_db.consumer import BlueGreenConsumer
 from bluegreen_db.dburl import build_url
 from bluegreen_db.errors import ParameterInvalidError, TlsError
 from bluegreen_db.sqlalchemy_engine import create_engine
-from bluegreen_ops.localstack import MariaDB, TlsFiles, make_tls_files
+from bluegreen_ops.devstack.mariadb import MariaDB
+from bluegreen_ops.devstack.tls import TlsFiles, make_tls_files
 
 _counter = itertools.count(1)
 PASSWORD = "tls-Consumer-Pw-1"

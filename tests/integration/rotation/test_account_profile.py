@@ -16,7 +16,7 @@ import pymysql
 import pytest
 
 from app import lambda_handler
-from bluegreen_ops.driver import STEPS, RotationDriver
+from bluegreen_ops.devstack.secrets_manager_driver import STEPS, RotationDriver
 from bluegreen_rotation.errors import DatabaseError
 from tests.helpers import secret_value, snapshot
 

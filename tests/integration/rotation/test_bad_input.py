@@ -9,7 +9,7 @@ import uuid
 import pytest
 
 from app import lambda_handler
-from bluegreen_ops.driver import FakeLambdaContext, RotationDriver
+from bluegreen_ops.devstack.secrets_manager_driver import FakeLambdaContext, RotationDriver
 from bluegreen_rotation.errors import InvalidInputError
 from tests.helpers import secret_value, snapshot
 

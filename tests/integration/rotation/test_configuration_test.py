@@ -14,7 +14,7 @@ import json
 from typing import Any
 
 from app import lambda_handler
-from bluegreen_ops.driver import PLACEHOLDER_LAMBDA_ARN, STEPS, RotationDriver
+from bluegreen_ops.devstack.secrets_manager_driver import PLACEHOLDER_LAMBDA_ARN, STEPS, RotationDriver
 from tests.helpers import can_login, grants, parameters, secret_value, snapshot, stages
 
 
@@ -87,7 +87,7 @@ def test_configuration_test_before_and_after_the_first_rotation_changes_nothing(
 
 
 def test_moto_stages_the_copy_before_a_rotation_and_a_stale_one_after(stack):
-    """Pins the emulator behaviour the driver relies on and works around (see driver.py)."""
+    """Pins the emulator behaviour the driver relies on and works around (see bluegreen_ops/devstack/secrets_manager_driver.py)."""
 
     def stage_copy() -> dict[str, Any]:
         # moto stages the version, then fails to find the (absent) function.

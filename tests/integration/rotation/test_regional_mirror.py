@@ -20,7 +20,7 @@ from botocore.exceptions import ClientError
 
 from bluegreen_db.dburl import parse_url
 from bluegreen_db.naming import ROLES, Color, ParameterNames
-from bluegreen_ops.localstack import REGION, MotoServer
+from bluegreen_ops.devstack.moto_server import REGION, MotoServer
 from bluegreen_rotation.regional_mirror import RegionalMirror, RegionMirrorError, urls_by_region
 from bluegreen_rotation.regions import parse_regions, regional_ssm_client, replica_regions
 from bluegreen_rotation.secret import DbSecret

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from app import lambda_handler
-from bluegreen_ops.driver import STEPS, RotationDriver
+from bluegreen_ops.devstack.secrets_manager_driver import STEPS, RotationDriver
 from tests.helpers import (
     assert_color_urls_log_in,
     can_login,
@@ -182,7 +182,7 @@ def test_a_fixed_hostile_password_round_trips(stack):
 
 def test_rotation_token_is_passed_to_put_secret_value(stack):
     """Secrets Manager may send a RotationToken; createSecret hands it to PutSecretValue."""
-    from bluegreen_ops.driver import FakeLambdaContext
+    from bluegreen_ops.devstack.secrets_manager_driver import FakeLambdaContext
     from bluegreen_rotation.aws import secretsmanager_client
 
     seen = []

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from app import lambda_handler
-from bluegreen_ops.driver import PLACEHOLDER_LAMBDA_ARN, STEPS, RotationDriver
+from bluegreen_ops.devstack.secrets_manager_driver import PLACEHOLDER_LAMBDA_ARN, STEPS, RotationDriver
 from tests.helpers import can_login, parameters, secret_value, snapshot, stages, url_logs_in_as
 
 

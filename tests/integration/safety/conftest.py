@@ -16,7 +16,10 @@ from typing import Any
 import boto3
 import pytest
 
-from bluegreen_ops.localstack import MariaDB, MotoServer, TlsFiles, make_tls_files, seed_application
+from bluegreen_ops.devstack.mariadb import MariaDB
+from bluegreen_ops.devstack.moto_server import MotoServer
+from bluegreen_ops.devstack.seeding import seed_application
+from bluegreen_ops.devstack.tls import TlsFiles, make_tls_files
 from tests import faults
 
 # The server certificate names only "localhost": connecting to 127.0.0.1 is a hostname mismatch.

@@ -21,7 +21,7 @@ import boto3
 import pytest
 
 from app import lambda_handler
-from bluegreen_ops.driver import RotationDriver
+from bluegreen_ops.devstack.secrets_manager_driver import RotationDriver
 from bluegreen_rotation import aws
 from bluegreen_rotation.errors import RotationRefusedError
 from tests import faults

@@ -9,7 +9,7 @@ import pymysql
 import pytest
 
 from app import lambda_handler
-from bluegreen_ops.driver import STEPS, RotationDriver, RotationInProgressError
+from bluegreen_ops.devstack.secrets_manager_driver import STEPS, RotationDriver, RotationInProgressError
 from bluegreen_rotation.errors import RotationRefusedError
 from tests.helpers import can_login, flag, secret_value, snapshot
 

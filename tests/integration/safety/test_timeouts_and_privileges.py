@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import pytest
 
 from app import lambda_handler
-from bluegreen_ops.driver import STEPS, RotationDriver
+from bluegreen_ops.devstack.secrets_manager_driver import STEPS, RotationDriver
 from bluegreen_rotation.errors import DatabaseError, TimeBudgetError
 from tests.helpers import secret_value, snapshot
 

@@ -23,7 +23,7 @@ import pymysql
 import pytest
 
 from app import lambda_handler
-from bluegreen_ops.driver import RotationDriver, RotationFailedError
+from bluegreen_ops.devstack.secrets_manager_driver import RotationDriver, RotationFailedError
 from bluegreen_rotation.database import Endpoint, connect
 from bluegreen_rotation.errors import DatabaseError
 from bluegreen_rotation.secret import DbSecret

@@ -108,7 +108,7 @@ def test_a_tls_mode_refuses_a_server_without_tls(plaintext_pg: PostgreSQL, mode:
 def test_verify_full_refuses_a_certificate_from_another_ca(pg: PostgreSQL, tmp_path: object) -> None:
     from pathlib import Path
 
-    from bluegreen_ops.localstack import make_tls_files
+    from bluegreen_ops.devstack.tls import make_tls_files
 
     other = make_tls_files(Path(str(tmp_path)) / "other")
     endpoint = Endpoint(pg.host, pg.port, "verify-full", str(other.ca_cert), 5.0)

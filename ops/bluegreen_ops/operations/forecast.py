@@ -1,0 +1,53 @@
+"""What setSecret will say to a rotation started now: the function's own guards on the state read now.
+
+``rotate-now``'s pre-check and ``status``'s Next line both ask here, so neither can disagree with the
+function about a refusal.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from bluegreen_db.naming import other_color
+from bluegreen_rotation import guards
+from bluegreen_rotation.guards import GuardInput
+from bluegreen_rotation.mirror import MirrorState
+from bluegreen_rotation.secret import DbSecret
+
+
+@dataclass(frozen=True)
+class Forecast:
+    """What setSecret will say to the next rotation: ``refusal`` None means it proceeds."""
+
+    target_user: str
+    target_color: str
+    refusal: str | None
+    sessions_checked: bool
+
+
+def next_rotation(
+    current: DbSecret,
+    mirror: MirrorState,
+    *,
+    now: datetime,
+    grace_seconds: int,
+    sessions: int | None,
+    policy: str,
+) -> Forecast:
+    """The function's guards, applied to the state read now, for a rotation started now."""
+    target = other_color(current.color)
+    target_user = current.username_of(target)
+    refusal = guards.predict_set_secret(
+        GuardInput(
+            target_color=target,
+            target_user=target_user,
+            current_user=current.username,
+            mirror=mirror,
+            now=now,
+            grace_seconds=grace_seconds,
+        ),
+        sessions,
+        policy,
+    )
+    return Forecast(target_user, target, str(refusal) if refusal else None, sessions is not None)

@@ -1,0 +1,162 @@
+"""``bluegreen status``'s report as the JSON document (docs/cli-json.md) and as the table."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from bluegreen_db.naming import COLORS
+
+from .diagnosis import grace_line
+from .report import StatusReport
+
+
+def to_document(report: StatusReport) -> dict[str, Any]:
+    mirror = report.mirror
+    meta = report.meta
+    return {
+        "secret": {
+            "arn": meta.arn,
+            "name": meta.state.name,
+            "rotationEnabled": meta.state.rotation_enabled,
+            "rotationLambdaArn": meta.rotation_lambda_arn,
+            "lastRotatedDate": meta.last_rotated,
+            "nextRotationDate": meta.next_rotation,
+            "versions": [
+                {
+                    "versionId": v.version_id,
+                    "stages": v.stages,
+                    "user": v.user,
+                    "color": v.color,
+                    "logsIn": v.login,
+                    "error": v.error,
+                }
+                for v in report.versions
+            ],
+        },
+        "parameterPrefix": report.names.prefix,
+        "flag": {
+            "name": report.names.flag,
+            "value": mirror.flag_value if mirror else None,
+            "version": mirror.flag_version if mirror else None,
+            "lastModifiedDate": mirror.flag_modified if mirror else None,
+            "secondsSinceFlip": round(report.since_flip) if report.since_flip is not None else None,
+        },
+        "urls": [
+            {
+                "color": u.color,
+                "role": u.role,
+                "name": u.name,
+                "url": u.check.redacted,
+                "user": u.check.user,
+                "expectedUser": u.expected_user,
+                "matchesColorUser": u.check.user == u.expected_user,
+                "state": u.check.state,
+                "detail": u.check.detail,
+                "holds": u.matches,
+                "logsIn": u.login,
+            }
+            for u in report.urls
+        ],
+        "sessions": (
+            {"masterUser": report.master_user, "byUser": dict(report.sessions)} if report.checked_db else None
+        ),
+        "grace": {
+            "rotationGraceSeconds": report.grace_seconds,
+            "secondsSinceFlip": round(report.since_flip) if report.since_flip is not None else None,
+            "activeSessionPolicy": report.session_policy,
+            "settingsFrom": report.settings_source,
+            "line": grace_line(mirror, report.now, report.grace_seconds) if mirror else None,
+            "nextRotation": report.next_rotation,
+            "nextRotationAllowed": report.next_rotation_allowed,
+        },
+        "problems": [p.as_dict() for p in report.problems],
+        "notes": report.notes,
+        "consistent": not report.problems,
+        "severity": report.problems[0].severity if report.problems else None,
+        "verdict": report.verdict,
+        "fix": report.problems[0].fix if report.problems else None,
+        "exitStatus": report.exit_code,
+    }
+
+
+def to_table(report: StatusReport) -> list[str]:
+    meta = report.meta
+    mirror = report.mirror
+    current = report.current
+    lines = [f"Secret    {meta.state.name}  {meta.arn}"]
+    rotated = meta.last_rotated.isoformat(timespec="seconds") if meta.last_rotated else "never"
+    lines.append(
+        f"Rotation  enabled: {'yes' if meta.state.rotation_enabled else 'no'}   last rotated: {rotated}"
+    )
+    lines.append("")
+    rows = []
+    for v in report.versions:
+        rows.append(
+            [
+                v.version_id,
+                ",".join(v.stages),
+                v.user or "-",
+                v.color or "-",
+                v.login or ("-" if report.checked_db else "not checked"),
+                v.error or "",
+            ]
+        )
+    lines += render_table(["VERSION", "STAGES", "USER", "COLOR", "LOGS IN", "NOTE"], rows)
+    lines.append("")
+    if mirror is not None:
+        if mirror.flag_value is None:
+            flag = "missing"
+        else:
+            modified = mirror.flag_modified.isoformat(timespec="seconds") if mirror.flag_modified else "?"
+            flag = f"{mirror.flag_value}  (version {mirror.flag_version}, modified {modified})"
+        lines.append(f"Flag      {report.names.flag} = {flag}")
+    lines.append("")
+    url_rows = [
+        [
+            u.color,
+            u.role,
+            u.check.user or "-",
+            "yes" if u.check.user == u.expected_user else "no",
+            u.check.state,
+            u.matches or "-",
+            u.login or "-",
+            u.check.redacted or "-",
+        ]
+        for u in report.urls
+    ]
+    if url_rows:
+        lines += render_table(
+            ["COLOR", "ROLE", "USER", "MATCHES", "STATE", "HOLDS", "LOGS IN", "URL"], url_rows
+        )
+        lines.append("")
+    if report.checked_db and current is not None:
+        session_rows = [
+            [current.username_of(c), c, str(report.sessions[current.username_of(c)])]
+            for c in COLORS
+            if current.username_of(c) in report.sessions
+        ]
+        if session_rows:
+            lines += render_table(["USER", "COLOR", "SESSIONS"], session_rows)
+            lines.append(f"(counted as the master user {report.master_user!r})")
+            lines.append("")
+    if mirror is not None:
+        grace = grace_line(mirror, report.now, report.grace_seconds)
+        lines.append(f"Grace     {grace} (from {report.settings_source})")
+    if report.next_rotation:
+        lines.append(f"Next      rotation {report.next_rotation}")
+    for note in report.notes:
+        lines.append(f"Note      {note}")
+    for problem in report.problems[1:]:
+        lines.append(f"Problem   {problem.severity}: {problem.message} -> {problem.fix}")
+    lines.append(f"Verdict   {report.verdict}")
+    return lines
+
+
+def render_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+    widths = [len(h) for h in headers]
+    for row in rows:
+        widths = [max(w, len(cell)) for w, cell in zip(widths, row, strict=True)]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip()]
+    lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows]
+    return lines
