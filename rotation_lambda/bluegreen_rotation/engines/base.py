@@ -29,7 +29,7 @@ __all__ = [
 ]
 
 
-class LoginDenied(DatabaseError):
+class LoginDenied(DatabaseError):  # noqa: N818 - the contract's name: a refusal, not a failure
     """The server refused these credentials (wrong password, unknown user): not an outage of the server.
 
     Callers branch on this type, never on an engine's error code.
@@ -170,5 +170,3 @@ class Engine(Protocol):
     ) -> AbstractContextManager[Admin]:
         """A master connection (closed on exit) offering the administrative verbs."""
         ...
-
-

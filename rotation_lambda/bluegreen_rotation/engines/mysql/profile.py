@@ -8,7 +8,7 @@ policy. This module is pure: it reads the server's own text (``SHOW GRANTS`` and
 lines, tokenized so quoted names are never split) into an :class:`AccountProfile`, names the
 differences between two profiles, and plans the :class:`Change` list turning one into the other.
 Rendering changes as SQL, and everything that differs between MariaDB and MySQL 8 / Aurora MySQL 3,
-is in :mod:`bluegreen_rotation.dialects`.
+is in :mod:`.dialects`.
 
 Password hashes are skipped by the tokenizer's grammar, never stored: a profile holds no secret.
 """
@@ -21,6 +21,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import NamedTuple
+
+from ..base import Profile
 
 _TOKEN_RE = re.compile(
     r"""(?P<bq>`(?:[^`]|``)*`)
@@ -150,8 +152,13 @@ class AccountProfile:
             props[name] = text
         return props
 
-    def differences(self, other: AccountProfile, *, mine: str, theirs: str) -> list[str]:
-        """Each property that differs, named, with both values: what testSecret fails with."""
+    def differences(self, other: Profile, *, mine: str, theirs: str) -> list[str]:
+        """Each property that differs, named, with both values: what testSecret fails with.
+
+        Implements :class:`..base.Profile`; only another MySQL profile compares.
+        """
+        if not isinstance(other, AccountProfile):
+            raise TypeError(f"cannot compare a MySQL account profile with {type(other).__name__}")
         a, b = self.properties(), other.properties()
         out = []
         for name in sorted(a.keys() | b.keys()):
