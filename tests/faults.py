@@ -165,7 +165,7 @@ class FaultRecorder:
 
     # -- installation -------------------------------------------------------------------------
     def __enter__(self) -> FaultRecorder:
-        import bluegreen_rotation.database as database
+        import bluegreen_rotation.engines.mysql.connection as database
 
         real_module = database.pymysql
         real_connect = pymysql.connect
@@ -460,7 +460,7 @@ def rotation_state(stack: Any, token: str, previous: str) -> tuple[dict[str, Any
     logs in as that color's user; AWSPREVIOUS's user logs in with its password; the two users have
     the same host part, TLS requirement and grants. Problems never quote a credential.
     """
-    from bluegreen_rotation.database import Admin
+    from bluegreen_rotation.engines.mysql.admin import MySQLAdmin as Admin
     from bluegreen_rotation.secret import DbSecret
 
     problems: list[str] = []
