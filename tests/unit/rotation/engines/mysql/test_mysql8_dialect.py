@@ -15,6 +15,9 @@ from pathlib import Path
 
 import pytest
 
+from bluegreen_rotation.engines.base import SessionFacts
+from bluegreen_rotation.engines.mysql.dialects import MariaDBDialect, MySQL8Dialect, Statement, dialect_for
+from bluegreen_rotation.engines.mysql.dialects.mysql8 import role_name
 from bluegreen_rotation.engines.mysql.profile import (
     Account,
     AccountProfile,
@@ -23,9 +26,6 @@ from bluegreen_rotation.engines.mysql.profile import (
     normalize_session_grant,
     plan,
 )
-from bluegreen_rotation.engines.base import SessionFacts
-from bluegreen_rotation.engines.mysql.dialects import MariaDBDialect, MySQL8Dialect, Statement, dialect_for
-from bluegreen_rotation.engines.mysql.dialects.mysql8 import role_name
 
 FIXTURES = Path(__file__).resolve().parents[4] / "fixtures" / "mysql8"
 MYSQL = MySQL8Dialect()
