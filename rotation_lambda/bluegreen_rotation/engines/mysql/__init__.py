@@ -6,8 +6,8 @@ Modules, one job each:
 - :mod:`.client`      what any user's login does: log in, run a query, describe its session;
 - :mod:`.admin`       the master user's verbs (``base.Admin``): accounts, profiles, partner, password,
                       sessions, the rotation lock;
-- :mod:`.profile`     the account profile parsed from the server's own text, and the plan turning
-                      one profile into another (pure);
+- :mod:`.profile`     the account profile parsed from the server's own text (:mod:`.tokens`), and
+                      :mod:`.plan`, the changes turning one profile into another (both pure);
 - :mod:`.dialects`    where MariaDB and MySQL 8 differ.
 
 Importing this package imports no driver: a secret is validated with :data:`ENGINE`'s attributes

@@ -32,7 +32,8 @@ from ..base import AccountState, Endpoint
 from .connection import connect, database_error, dialect_of, text
 from .dialects import Dialect
 from .dialects.mysql8 import role_name
-from .profile import Account, AccountProfile, ObjectRef, ProfileError, plan, referenced_objects
+from .plan import plan
+from .profile import Account, AccountProfile, ObjectRef, ProfileError, referenced_objects
 
 __all__ = ["MySQLAdmin", "account_of", "profile_of"]
 

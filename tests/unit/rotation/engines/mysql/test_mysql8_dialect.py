@@ -18,13 +18,13 @@ import pytest
 from bluegreen_rotation.engines.base import SessionFacts
 from bluegreen_rotation.engines.mysql.dialects import MariaDBDialect, MySQL8Dialect, Statement, dialect_for
 from bluegreen_rotation.engines.mysql.dialects.mysql8 import role_name
+from bluegreen_rotation.engines.mysql.plan import plan
 from bluegreen_rotation.engines.mysql.profile import (
     Account,
     AccountProfile,
     Priv,
     as_set,
     normalize_session_grant,
-    plan,
 )
 
 FIXTURES = Path(__file__).resolve().parents[4] / "fixtures" / "mysql8"

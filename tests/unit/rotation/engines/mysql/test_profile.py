@@ -7,11 +7,11 @@ from decimal import Decimal
 import pytest
 
 from bluegreen_rotation.engines.mysql.dialects import MariaDBDialect, Statement
+from bluegreen_rotation.engines.mysql.plan import plan
 from bluegreen_rotation.engines.mysql.profile import (
     Account,
     ProfileError,
     normalize_session_grant,
-    plan,
 )
 
 MARIADB = MariaDBDialect()
