@@ -48,7 +48,8 @@ def set_secret(rot: RotationContext) -> None:
     _check_pair(pending, current)
     endpoint = rot.endpoint(pending.host, pending.port)
     rot.require_time("log in as the pending user")
-    if rot.engine.can_login(endpoint, pending.username, pending.password, None):
+    # No database named: the probe asks only whether the password is set (the engine's default).
+    if rot.engine.can_login(endpoint, pending.username, pending.password, database=None):
         logger.info("the pending password already logs in; nothing to do", extra={"user": pending.username})
         return
     state = reconcile_mirror(rot, current)
@@ -65,7 +66,7 @@ def set_secret(rot: RotationContext) -> None:
     master = rot.master(current)
     rot.require_time("change the password as the master user")
     with rot.engine.admin(
-        rot.endpoint(master.host, master.port), master.username, master.password, None
+        rot.endpoint(master.host, master.port), master.username, master.password, database=None
     ) as admin:
         with admin.rotation_lock(rot.arn) as acquired:
             if not acquired:
@@ -135,7 +136,7 @@ def test_secret(rot: RotationContext) -> None:
     current_session = _current_session(rot, writer, current)
     master = rot.master(pending)
     with rot.engine.admin(
-        rot.endpoint(master.host, master.port), master.username, master.password, None
+        rot.endpoint(master.host, master.port), master.username, master.password, database=None
     ) as admin:
         states = admin.account_states(current.username, pending.username)
     source, target = states[current.username], states[pending.username]
