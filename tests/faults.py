@@ -6,7 +6,7 @@ function makes to the outside world:
 - each Secrets Manager and Parameter Store API call, seen by botocore event hooks registered on the
   function's own clients (``bluegreen_rotation.aws.secretsmanager_client()``/``ssm_client()``, which
   are cached per execution environment): one entry per API call, whatever botocore retries below it;
-- each ``pymysql.connect`` made by ``bluegreen_rotation.database`` (its module-level ``pymysql`` is
+- each ``pymysql.connect`` made by ``bluegreen_rotation.engines.mysql.connection`` (its module-level ``pymysql`` is
   replaced by a proxy whose ``connect`` is wrapped), and each statement executed on a connection it
   opened (``pymysql.cursors.Cursor.execute`` is wrapped, and only counts tracked connections, so
   ``Admin._rows`` and ``test_login``'s cursor are seen alike and nothing else is).
@@ -132,7 +132,7 @@ def sql_label(query: str) -> str:
 
 
 class _PymysqlProxy:
-    """Stands in for ``bluegreen_rotation.database.pymysql``: ``connect`` wrapped, the rest delegated."""
+    """Stands in for ``bluegreen_rotation.engines.mysql.connection.pymysql``: ``connect`` wrapped, the rest delegated."""
 
     def __init__(self, real: Any, connect: Callable[..., Any]) -> None:
         self._real = real
@@ -164,7 +164,7 @@ class FaultRecorder:
 
     # -- installation -------------------------------------------------------------------------
     def __enter__(self) -> FaultRecorder:
-        import bluegreen_rotation.database as database
+        import bluegreen_rotation.engines.mysql.connection as database
 
         real_module = database.pymysql
         real_connect = pymysql.connect
@@ -459,7 +459,7 @@ def rotation_state(stack: Any, token: str, previous: str) -> tuple[dict[str, Any
     logs in as that color's user; AWSPREVIOUS's user logs in with its password; the two users have
     the same host part, TLS requirement and grants. Problems never quote a credential.
     """
-    from bluegreen_rotation.database import Admin
+    from bluegreen_rotation.engines.mysql.admin import MySQLAdmin as Admin
     from bluegreen_rotation.secret import DbSecret
 
     problems: list[str] = []

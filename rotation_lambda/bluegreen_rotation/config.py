@@ -9,11 +9,14 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from bluegreen_db.tls import TLS_MODES, TlsMode
 
 from .errors import InvalidInputError
+
+if TYPE_CHECKING:
+    from .engines.base import Engine
 
 SessionPolicy = Literal["fail", "warn"]
 
@@ -26,7 +29,7 @@ class Settings:
     env: str = "dev"
     parameter_prefix: str | None = None
     parameter_kms_key_id: str | None = None
-    db_url_scheme: str = "mysql+pymysql"
+    db_url_scheme: str | None = None  # None: the secret's engine's (see url_scheme)
     exclude_characters: str = DEFAULT_EXCLUDE_CHARACTERS
     password_length: int = 32
     db_tls_mode: TlsMode = "verify-full"
@@ -42,7 +45,7 @@ class Settings:
             "env": env.get("ENV") or "dev",
             "parameter_prefix": env.get("PARAMETER_PREFIX") or None,
             "parameter_kms_key_id": env.get("PARAMETER_KMS_KEY_ID") or None,
-            "db_url_scheme": env.get("DB_URL_SCHEME") or "mysql+pymysql",
+            "db_url_scheme": env.get("DB_URL_SCHEME") or None,
             # An empty EXCLUDE_CHARACTERS is meaningful (exclude nothing): only an unset one defaults.
             "exclude_characters": env.get("EXCLUDE_CHARACTERS", DEFAULT_EXCLUDE_CHARACTERS),
             "password_length": _int(env, "PASSWORD_LENGTH", 32),
@@ -78,10 +81,15 @@ class Settings:
             )
         if self.rotation_grace_seconds < 0:
             raise InvalidInputError("ROTATION_GRACE_SECONDS must not be negative")
-        if not self.db_url_scheme or "://" in self.db_url_scheme:
+        if self.db_url_scheme is not None and (not self.db_url_scheme or "://" in self.db_url_scheme):
             raise InvalidInputError(f"DB_URL_SCHEME {self.db_url_scheme!r} is not a URL scheme")
         if self.db_tls_ca_file and not os.path.isfile(self.db_tls_ca_file):
             raise InvalidInputError(f"DB_TLS_CA_FILE {self.db_tls_ca_file!r} does not exist")
+
+    def url_scheme(self, engine: Engine) -> str:
+        """The scheme of the URLs written for a secret: DB_URL_SCHEME when set, else the engine's
+        (one function serves MySQL and PostgreSQL secrets, each with its driver's scheme)."""
+        return self.db_url_scheme or engine.default_url_scheme
 
 
 def _int(env: Mapping[str, str], name: str, default: int) -> int:

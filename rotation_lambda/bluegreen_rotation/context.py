@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING, Protocol
 from bluegreen_db.naming import ParameterNames
 
 from .config import Settings
-from .database import Endpoint
+from .engines import engine_for
+from .engines.base import Endpoint, Engine
 from .errors import InvalidInputError, TimeBudgetError
 from .mirror import Mirror
 from .secret import DbSecret, MasterSecret
@@ -39,6 +40,8 @@ class RotationContext:
     ssm: SSMClient
     lambda_context: LambdaContextLike | None = None
     now: Callable[[], datetime] = _utcnow
+    engines: Callable[[str], Engine] = engine_for
+    """Finds the engine serving a secret's ``engine`` value (tests pass a fake engine's)."""
     _cache: dict[str, DbSecret] = field(default_factory=dict, repr=False)
 
     def current(self) -> DbSecret:
@@ -56,6 +59,17 @@ class RotationContext:
                 )
             self._cache["pending"] = DbSecret.parse(text, "AWSPENDING version")
         return self._cache["pending"]
+
+    @property
+    def engine(self) -> Engine:
+        """The engine of AWSCURRENT's secret (a version's engine never differs from AWSCURRENT's:
+        every version the function writes copies it)."""
+        return self.engines(self.current().engine)
+
+    @property
+    def url_scheme(self) -> str:
+        """The scheme of the URLs this rotation writes: DB_URL_SCHEME, else the engine's."""
+        return self.settings.url_scheme(self.engine)
 
     def master(self, secret: DbSecret) -> MasterSecret:
         return MasterSecret.parse(self.store.read_master(secret.masterarn), secret)

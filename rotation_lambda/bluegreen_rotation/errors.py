@@ -22,7 +22,8 @@ class RotationRefusedError(RotationError):
 class DatabaseError(RotationError):
     """The database refused or failed an operation; the message says which and why."""
 
-    code: int | None = None  # the server's error number (1045: access denied), when it gave one
+    code: int | None = None  # the server's error number, when it gave one: for messages and logs;
+    # a refused login is the type engines.base.LoginDenied, never a code to compare
 
 
 class TimeBudgetError(RotationError):

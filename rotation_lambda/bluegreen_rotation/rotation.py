@@ -8,12 +8,14 @@ Parameter Store mirror, every other step does nothing.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from . import steps
 from .config import Settings
 from .context import LambdaContextLike, RotationContext
+from .engines import engine_for
+from .engines.base import Engine
 from .errors import InvalidInputError, RotationError, RotationRefusedError
 from .observability import logger, metrics
 from .secrets_store import CURRENT, PENDING, SecretStore
@@ -46,6 +48,7 @@ def run_step(
     ssm: SSMClient,
     settings: Settings | None = None,
     lambda_context: LambdaContextLike | None = None,
+    engines: Callable[[str], Engine] = engine_for,
 ) -> None:
     # Each invocation starts with no metrics: with POWERTOOLS_METRICS_DISABLED, Powertools never
     # flushes, so a warm environment would otherwise carry the last invocation's metrics over.
@@ -77,6 +80,7 @@ def run_step(
             store=store,
             ssm=ssm,
             lambda_context=lambda_context,
+            engines=engines,
         )
         if CURRENT in stages:
             if step == "finishSecret":

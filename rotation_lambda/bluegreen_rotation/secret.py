@@ -15,10 +15,10 @@ from typing import Any
 from bluegreen_db.dburl import build_url
 from bluegreen_db.naming import COLORS, Color, Role, other_color, resolve_prefix
 
+from .engines import SECRET_ENGINES, engine_for
+from .engines.base import Engine
 from .errors import InvalidInputError
 
-ENGINES = ("mysql", "aurora-mysql")
-MAX_USERNAME_LENGTH = 32  # MySQL 5.7+/Aurora MySQL 3 and MariaDB limit for user names
 _USERNAME_RE = re.compile(r"^[A-Za-z0-9_$.\-]+$")
 _HOST_RE = re.compile(
     r"^(?:[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?\.)*[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?$"
@@ -40,13 +40,17 @@ _KNOWN_KEYS = {
 }
 
 
-def validate_username(name: str, key: str = "username") -> str:
+def validate_username(name: str, engine: Engine, key: str = "username") -> str:
+    """A user name the engine accepts and that needs no quoting anywhere (URLs, SQL literals, logs).
+
+    Names are ASCII by the pattern, so the engine's limit in bytes is one in characters too.
+    """
     if not name:
         raise InvalidInputError(f"secret key {key!r} is empty")
-    if len(name) > MAX_USERNAME_LENGTH:
+    if len(name.encode()) > engine.max_user_name_bytes:
         raise InvalidInputError(
-            f"user name {name!r} ({key}) is {len(name)} characters long;"
-            f" MySQL allows at most {MAX_USERNAME_LENGTH}"
+            f"user name {name!r} ({key}) is {len(name.encode())} characters long;"
+            f" {engine.name} allows at most {engine.max_user_name_bytes}"
         )
     if not _USERNAME_RE.match(name):
         raise InvalidInputError(
@@ -116,18 +120,19 @@ class DbSecret:
     @classmethod
     def parse(cls, text: str | None, what: str = "secret") -> DbSecret:
         data = _load_object(text, what)
-        engine = _str(data, "engine", what)
-        if engine not in ENGINES:
+        engine = _str(data, "engine", what) or ""
+        if engine not in SECRET_ENGINES:
             raise InvalidInputError(
-                f"{what} engine {engine!r} is not supported (expected mysql or aurora-mysql)"
+                f"{what} engine {engine!r} is not supported (expected one of {', '.join(SECRET_ENGINES)})"
             )
+        served_by = engine_for(engine)
         host = validate_host(_str(data, "host", what) or "")
-        username = validate_username(_str(data, "username", what) or "")
+        username = validate_username(_str(data, "username", what) or "", served_by)
         password = _str(data, "password", what) or ""
         masterarn = _str(data, "masterarn", what) or ""
         if not masterarn.startswith("arn:") or ":secretsmanager:" not in masterarn:
             raise InvalidInputError(f"{what} key 'masterarn' is not a Secrets Manager secret ARN")
-        dbname = _str(data, "dbname", what, required=False)
+        dbname = _str(data, "dbname", what, required=False) or served_by.default_dbname
         if dbname is not None and not _DBNAME_RE.match(dbname):
             raise InvalidInputError(f"{what} key 'dbname' is not a plain database name")
         reader = _str(data, "readerHost", what, required=False)
@@ -140,8 +145,8 @@ class DbSecret:
                 raise InvalidInputError(f"{what} names 'username' as greenUsername but has no blueUsername")
         if green is None:
             green = f"{blue}_green"
-        validate_username(blue, "blueUsername")
-        validate_username(green, "greenUsername")
+        validate_username(blue, served_by, "blueUsername")
+        validate_username(green, served_by, "greenUsername")
         if blue == green:
             raise InvalidInputError(f"{what} has the same user for blue and green")
         if username not in (blue, green):
@@ -155,7 +160,7 @@ class DbSecret:
         return cls(
             engine=engine,
             host=host,
-            port=_port(data.get("port", 3306)),
+            port=_port(data.get("port", served_by.default_port)),
             username=username,
             password=password,
             masterarn=masterarn,
@@ -227,8 +232,9 @@ class MasterSecret:
         what = "master secret"
         data = _load_object(text, what)
         username = _str(data, "username", what) or ""
-        if len(username) > MAX_USERNAME_LENGTH:
-            raise InvalidInputError(f"{what} 'username' is longer than {MAX_USERNAME_LENGTH} characters")
+        limit = engine_for(rotated.engine).max_user_name_bytes
+        if len(username.encode()) > limit:
+            raise InvalidInputError(f"{what} 'username' is longer than {limit} bytes")
         password = _str(data, "password", what) or ""
         host = _str(data, "host", what, required=False)
         return cls(

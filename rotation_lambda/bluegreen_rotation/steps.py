@@ -2,21 +2,22 @@
 
 createSecret  stage the other color's user with a fresh password as AWSPENDING (a retry reuses it)
 setSecret     as the master user: make that user's account profile the current one's, then set
-              the password (with the current user's authentication plugin)
+              the password (so it authenticates as the current user does)
 testSecret    log in as it and as the current user: accounts and sessions must be indistinguishable
 finishSecret  mirror its URLs, then the flag, then move AWSCURRENT to it
 
 Each step is idempotent: Secrets Manager retries whole rotations, and any step may run twice or
-stop half way.
+stop half way. The database is reached only through the secret's engine (:mod:`.engines.base`):
+nothing here knows a driver, an SQL statement or an error code.
 """
 
 from __future__ import annotations
 
 from bluegreen_db.naming import ROLES
 
-from . import database, guards
+from . import guards
 from .context import RotationContext
-from .database import Account, AccountState, Admin, Endpoint, SessionFacts
+from .engines.base import AccountState, Admin, Endpoint, LoginDenied, SessionFacts
 from .errors import DatabaseError, InvalidInputError, RotationRefusedError
 from .guards import GuardInput
 from .mirror import MirrorState
@@ -47,7 +48,8 @@ def set_secret(rot: RotationContext) -> None:
     _check_pair(pending, current)
     endpoint = rot.endpoint(pending.host, pending.port)
     rot.require_time("log in as the pending user")
-    if database.can_login(endpoint, pending.username, pending.password):
+    # No database named: the probe asks only whether the password is set (the engine's default).
+    if rot.engine.can_login(endpoint, pending.username, pending.password, database=None):
         logger.info("the pending password already logs in; nothing to do", extra={"user": pending.username})
         return
     state = reconcile_mirror(rot, current)
@@ -63,7 +65,9 @@ def set_secret(rot: RotationContext) -> None:
     )
     master = rot.master(current)
     rot.require_time("change the password as the master user")
-    with Admin.open(rot.endpoint(master.host, master.port), master.username, master.password) as admin:
+    with rot.engine.admin(
+        rot.endpoint(master.host, master.port), master.username, master.password, database=None
+    ) as admin:
         with admin.rotation_lock(rot.arn) as acquired:
             if not acquired:
                 raise RotationRefusedError(
@@ -77,45 +81,42 @@ def set_secret(rot: RotationContext) -> None:
                     extra={"user": pending.username, "sessions": sessions},
                 )
                 metrics.add_metric(name="ActiveSessionsWarning", unit="Count", value=1)
-            target, plugin = _partner_like_current(admin, current.username, pending.username)
+            source, partner = _partner_like_current(admin, current.username, pending.username)
             # Last: a login with the pending password now proves everything above was done.
-            admin.set_password(target, plugin, pending.password)
+            admin.set_password(source, partner, pending.password)
     logger.info("set the pending password", extra={"user": pending.username, "color": pending.color})
 
 
-def _partner_like_current(admin: Admin, current_user: str, partner_user: str) -> tuple[Account, str]:
+def _partner_like_current(
+    admin: Admin, current_user: str, partner_user: str
+) -> tuple[AccountState, AccountState]:
     """Makes the partner user's account profile exactly the current user's, both ways, every rotation.
 
-    Creates the partner when missing (with the current user's host part), then syncs privileges,
-    roles, default roles (set for the partner, never replayed against the source), partial revokes,
-    PROXY grants, TLS requirement, limits and password policy. What the master user cannot reproduce
-    is refused first, changing nothing. Returns the partner and the authentication plugin its
-    password must be set with (the current user's).
+    Refuses first, changing nothing, when the partner cannot become the current user's twin or the
+    master user cannot reproduce something the current user has; then creates the partner when
+    missing (shaped like the current user) and syncs its profile. Returns both account states: the
+    password, set last, is set so the partner authenticates like the current user.
     """
     states = admin.account_states(current_user, partner_user)
     source, partner = states[current_user], states[partner_user]
     if source is None:
         raise DatabaseError(f"the current user {current_user!r} does not exist in the database")
-    if partner is not None and partner.account.host != source.account.host:
-        raise DatabaseError(
-            f"user {partner_user!r} exists with host {partner.account.host!r} but {current_user!r} "
-            f"has {source.account.host!r}; drop or rename one so they match"
-        )
+    problems = admin.partner_problems(source, partner)
+    if problems:
+        raise DatabaseError("; ".join(problems))
     problems = admin.unreproducible(source)
     if problems:
         raise DatabaseError(
             f"the master user cannot give {partner_user!r} everything {current_user!r} has; nothing "
             "was changed: " + "; ".join(problems)
         )
-    target = Account(partner_user, source.account.host)
     if partner is None:
-        admin.create_user(target)
-        logger.info("created the partner user", extra={"user": partner_user, "host": target.host})
-        partner = AccountState(target, admin.profile(target))
+        partner = admin.create_partner(source, partner_user)
+        logger.info("created the partner user", extra={"user": partner_user})
     changes = admin.clone_profile(source, partner)
     if changes:
         logger.info("re-synced the partner's account profile", extra={"changes": changes})
-    return target, admin.dialect.plugin_of(source.profile)
+    return source, partner
 
 
 def test_secret(rot: RotationContext) -> None:
@@ -131,10 +132,12 @@ def test_secret(rot: RotationContext) -> None:
         return
     writer = rot.endpoint(pending.host, pending.port)
     _log_in_everywhere(rot, pending, skip=pending.host)
-    pending_session = database.session_facts(writer, pending.username, pending.password, pending.dbname)
+    pending_session = rot.engine.session_facts(writer, pending.username, pending.password, pending.dbname)
     current_session = _current_session(rot, writer, current)
     master = rot.master(pending)
-    with Admin.open(rot.endpoint(master.host, master.port), master.username, master.password) as admin:
+    with rot.engine.admin(
+        rot.endpoint(master.host, master.port), master.username, master.password, database=None
+    ) as admin:
         states = admin.account_states(current.username, pending.username)
     source, target = states[current.username], states[pending.username]
     if source is None or target is None:
@@ -158,23 +161,21 @@ def _current_session(rot: RotationContext, writer: Endpoint, current: DbSecret) 
     longer logs in. That is an outage the flip ends (consumers move to the pending user), so the
     rotation goes on with the account profiles compared alone instead of blocking its own remedy."""
     try:
-        return database.session_facts(writer, current.username, current.password, current.dbname)
-    except DatabaseError as exc:
-        if exc.code != database.ACCESS_DENIED:
-            raise
-    logger.warning(
-        "AWSCURRENT's password does not log in: comparing account profiles only, not sessions",
-        extra={"user": current.username},
-    )
-    metrics.add_metric(name="CurrentLoginFailed", unit="Count", value=1)
-    return None
+        return rot.engine.session_facts(writer, current.username, current.password, current.dbname)
+    except LoginDenied:
+        logger.warning(
+            "AWSCURRENT's password does not log in: comparing account profiles only, not sessions",
+            extra={"user": current.username},
+        )
+        metrics.add_metric(name="CurrentLoginFailed", unit="Count", value=1)
+        return None
 
 
 def _log_in_everywhere(rot: RotationContext, secret: DbSecret, skip: str | None = None) -> None:
     """Logs in on the writer and reader endpoints (once per distinct host) and runs a query."""
     for host in dict.fromkeys(secret.host_for(role) for role in ROLES):
         if host != skip:
-            database.test_login(
+            rot.engine.test_login(
                 rot.endpoint(host, secret.port), secret.username, secret.password, secret.dbname
             )
 
@@ -184,7 +185,7 @@ def finish_secret(rot: RotationContext) -> None:
     _check_pair(pending, rot.current())  # never promote a copy of AWSCURRENT (a configuration test's)
     mirror = rot.mirror(pending)
     for role in ROLES:
-        mirror.write_url(pending.color, role, pending.url(role, rot.settings.db_url_scheme))
+        mirror.write_url(pending.color, role, pending.url(role, rot.url_scheme))
     mirror.write_flag(pending.color)
     rot.store.promote(rot.arn, rot.token, rot.state.current_version)
     rot.store.forget(rot.arn)
@@ -208,7 +209,7 @@ def reconcile_mirror(rot: RotationContext, current: DbSecret) -> MirrorState:
     state = mirror.read()
     changed = []
     for role in ROLES:
-        url = current.url(role, rot.settings.db_url_scheme)
+        url = current.url(role, rot.url_scheme)
         if state.url(current.color, role) != url:
             mirror.write_url(current.color, role, url)
             changed.append(f"{current.color}/{role}")

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from bluegreen_db.naming import ParameterNames
 from bluegreen_rotation.config import Settings
-from bluegreen_rotation.database import Endpoint
+from bluegreen_rotation.engines.base import Endpoint
 from bluegreen_rotation.mirror import Mirror
 from bluegreen_rotation.secret import DbSecret, MasterSecret
 from bluegreen_rotation.secrets_store import SecretStore

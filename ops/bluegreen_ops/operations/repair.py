@@ -5,7 +5,7 @@ No stage and no flag moves.
 
 from __future__ import annotations
 
-from bluegreen_rotation.database import Admin
+from bluegreen_rotation.engines import engine_for
 from bluegreen_rotation.errors import DatabaseError
 from bluegreen_rotation.secret import DbSecret
 from bluegreen_rotation.secrets_store import CURRENT, PENDING, PREVIOUS
@@ -69,12 +69,14 @@ def _reset_password(env: Env, current: DbSecret, secret: DbSecret, stage: str, o
         return
     master = env.master(current)
     try:
-        with Admin.open(env.endpoint(master.host, master.port), master.username, master.password) as admin:
+        engine = engine_for(current.engine)
+        endpoint = env.endpoint(master.host, master.port)
+        with engine.admin(endpoint, master.username, master.password, None) as admin:
             state = admin.account_states(secret.username)[secret.username]
             if state is None:
                 raise OperationError(f"user {secret.username!r} ({stage}) does not exist in the database")
-            # The user's own authentication plugin: the reset changes the password and nothing else.
-            admin.set_password(state.account, admin.dialect.plugin_of(state.profile), secret.password)
+            # Shaped like itself (its own plugin / verifier type): the reset changes the password only.
+            admin.set_password(state, state, secret.password)
     except DatabaseError as exc:
         raise OperationError(f"cannot set {secret.username!r}'s password back to {stage}'s: {exc}") from None
     env.out.progress(f"set {secret.username!r}'s password back to {stage}'s (as {master.username!r})")

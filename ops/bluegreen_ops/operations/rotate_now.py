@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bluegreen_db.naming import other_color
-from bluegreen_rotation.database import Admin
+from bluegreen_rotation.engines import engine_for
 from bluegreen_rotation.errors import DatabaseError, InvalidInputError
 from bluegreen_rotation.secret import DbSecret
 from bluegreen_rotation.secrets_store import CURRENT
@@ -84,7 +84,8 @@ def _database_facts(env: Env, current: DbSecret, user: str) -> tuple[int | None,
     and what setSecret would refuse to copy from AWSCURRENT's user (``Admin.unreproducible``)."""
     try:
         master = env.master(current)
-        with Admin.open(env.endpoint(master.host, master.port), master.username, master.password) as admin:
+        endpoint = env.endpoint(master.host, master.port)
+        with engine_for(current.engine).admin(endpoint, master.username, master.password, None) as admin:
             state = admin.account_states(current.username)[current.username]
             return admin.count_sessions(user), admin.unreproducible(state) if state is not None else []
     except (DatabaseError, InvalidInputError) as exc:

@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bluegreen_db.naming import ROLES, Color
-from bluegreen_rotation import database
+from bluegreen_rotation.engines import engine_for
+from bluegreen_rotation.engines.base import LoginDenied
 from bluegreen_rotation.errors import DatabaseError
 from bluegreen_rotation.mirror import Mirror, MirrorState
 from bluegreen_rotation.secret import DbSecret
@@ -74,15 +75,15 @@ def verify_login(env: Env, secret: DbSecret, what: str) -> None:
     for host in dict.fromkeys(secret.host_for(role) for role in ROLES):
         env.out.progress(f"verifying that {what} logs in as {secret.username} on {host}:{secret.port}")
         try:
-            database.test_login(
+            engine_for(secret.engine).test_login(
                 env.endpoint(host, secret.port), secret.username, secret.password, secret.dbname
             )
+        except LoginDenied as exc:
+            raise RefusedError(
+                f"{what}'s password does not log in as {secret.username!r} on {host} ({exc}); "
+                "nothing was changed"
+            ) from None
         except DatabaseError as exc:
-            if exc.code == database.ACCESS_DENIED:
-                raise RefusedError(
-                    f"{what}'s password does not log in as {secret.username!r} on {host} ({exc}); "
-                    "nothing was changed"
-                ) from None
             raise OperationError(
                 f"cannot verify {what}'s credentials on {host}: {exc}; nothing was changed"
             ) from None
@@ -94,7 +95,7 @@ def write_urls(env: Env, mirror: Mirror, state: MirrorState, secret: DbSecret, o
         check = check_url(state.url(secret.color, role), secret.username, role, secret)
         if check.ok:
             continue
-        url = secret.url(role, env.settings.db_url_scheme)
+        url = secret.url(role, env.settings.url_scheme(engine_for(secret.engine)))
         name = mirror.names.url(secret.color, role)
         outcome.changes.append(f"{name} ({check.state})")
         if not outcome.dry_run:

@@ -13,8 +13,8 @@ from datetime import UTC, datetime
 
 from bluegreen_db.dburl import parse_url
 from bluegreen_db.naming import COLORS, ROLES, Color, other_color
-from bluegreen_rotation import database
-from bluegreen_rotation.database import Admin
+from bluegreen_rotation.engines import engine_for
+from bluegreen_rotation.engines.base import Admin, LoginDenied
 from bluegreen_rotation.errors import DatabaseError, InvalidInputError
 from bluegreen_rotation.mirror import MirrorState
 from bluegreen_rotation.secret import DbSecret
@@ -126,6 +126,7 @@ def gather_urls(report: StatusReport, mirror: MirrorState, current: DbSecret) ->
 def _check_database(report: StatusReport, env: Env, current: DbSecret) -> None:
     """Sessions per user (as the master user); then whether AWSCURRENT, AWSPREVIOUS, the unfinished
     AWSPENDING and the URLs the flag names log in."""
+    engine = engine_for(current.engine)
     try:
         master = env.master(current)
     except InvalidInputError as exc:
@@ -138,34 +139,32 @@ def _check_database(report: StatusReport, env: Env, current: DbSecret) -> None:
     if master is not None:
         report.master_user = master.username
         try:
-            with Admin.open(
-                env.endpoint(master.host, master.port), master.username, master.password
+            with engine.admin(
+                env.endpoint(master.host, master.port), master.username, master.password, None
             ) as admin:
                 for color in COLORS:
                     user = current.username_of(color)
                     report.sessions[user] = admin.count_sessions(user)
                 _check_reproducible(report, admin, current)
-        except DatabaseError as exc:
-            if exc.code == database.ACCESS_DENIED:
-                report.problems.append(
-                    Problem(
-                        "unchecked",
-                        f"the master user {master.username!r} (from {current.masterarn}) "
-                        f"is denied access: {exc}",
-                        "the master secret's password no longer matches the database: see the runbook, "
-                        "'Access denied for the master user'",
-                    )
+        except LoginDenied as exc:
+            report.problems.append(
+                Problem(
+                    "unchecked",
+                    f"the master user {master.username!r} (from {current.masterarn}) is denied access: {exc}",
+                    "the master secret's password no longer matches the database: see the runbook, "
+                    "'Access denied for the master user'",
                 )
-            else:
-                report.problems.append(_unreachable(exc))
-                return  # every other connection would fail the same way
+            )
+        except DatabaseError as exc:
+            report.problems.append(_unreachable(exc))
+            return  # every other connection would fail the same way
     tried: dict[tuple[str, int, str, str], bool] = {}
 
     def login(host: str, port: int, user: str, password: str) -> str:
         """One login per host and credentials: a URL holding a version's is not tried again."""
         key = (host, port, user, password)
         if key not in tried:
-            tried[key] = database.can_login(env.endpoint(host, port), user, password)
+            tried[key] = engine.can_login(env.endpoint(host, port), user, password, None)
         return "yes" if tried[key] else "no"
 
     try:

@@ -308,6 +308,17 @@ def test_a_role_the_master_cannot_grant_is_refused(stack):
     assert f"REVOKE `{role}` FROM '{user}'@'%'" in error
 
 
+def test_a_partner_with_another_host_part_is_refused_until_it_matches(stack):
+    user = adopted(stack)
+    partner = secret_value(stack, "AWSPREVIOUS")["username"]
+    stack.db.execute("RENAME USER %s@'%%' TO %s@'10.%%'", (partner, partner))
+    error = str(refused_set_secret(stack))
+    assert f"user '{partner}' exists with host '10.%' but '{user}' has '%'" in error
+    stack.db.execute("RENAME USER %s@'10.%%' TO %s@'%%'", (partner, partner))  # the fix the error names
+    finish_pending(stack)
+    assert_same_abilities(stack, probes(stack))
+
+
 def test_testsecret_names_a_difference_made_behind_its_back(stack):
     """A partner changed between setSecret and testSecret fails testSecret, naming the property."""
     driver = RotationDriver(stack.secretsmanager, lambda_handler, max_attempts=1)

@@ -47,7 +47,7 @@ def mutate(stack, **changes):
         (lambda s: mutate(s, username=None), r"missing the required key 'username'"),
         (lambda s: mutate(s, password=None), r"missing the required key 'password'"),
         (lambda s: mutate(s, masterarn=None), r"missing the required key 'masterarn'"),
-        (lambda s: mutate(s, engine="postgres"), r"engine 'postgres' is not supported"),
+        (lambda s: mutate(s, engine="oracle"), r"engine 'oracle' is not supported"),
         (lambda s: mutate(s, port="eighty"), r"'port' must be a port number"),
         (
             lambda s: mutate(s, masterarn="arn:aws:secretsmanager:us-east-1:123456789012:secret:nope-AbCdEf"),

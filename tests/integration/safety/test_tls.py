@@ -24,7 +24,8 @@ import pytest
 
 from app import lambda_handler
 from bluegreen_ops.devstack.secrets_manager_driver import RotationDriver, RotationFailedError
-from bluegreen_rotation.database import Endpoint, connect
+from bluegreen_rotation.engines.base import Endpoint
+from bluegreen_rotation.engines.mysql.connection import connect
 from bluegreen_rotation.errors import DatabaseError
 from bluegreen_rotation.secret import DbSecret
 

@@ -3,12 +3,13 @@ from __future__ import annotations
 import pytest
 
 from bluegreen_rotation.config import DEFAULT_EXCLUDE_CHARACTERS, Settings
+from bluegreen_rotation.engines.mysql import ENGINE as MYSQL
 from bluegreen_rotation.errors import InvalidInputError
 
 
 def test_defaults_follow_the_contract():
     s = Settings.from_env({})
-    assert (s.env, s.parameter_prefix, s.db_url_scheme, s.password_length) == (
+    assert (s.env, s.parameter_prefix, s.url_scheme(MYSQL), s.password_length) == (
         "dev",
         None,
         "mysql+pymysql",
@@ -52,3 +53,14 @@ def test_invalid_settings_name_the_variable(env, match):
 def test_unknown_override_is_a_programming_error():
     with pytest.raises(TypeError, match="unknown settings: nope"):
         Settings.from_env({}, nope=1)
+
+
+def test_url_scheme_is_the_engines_unless_db_url_scheme_is_set():
+    class Postgres:
+        default_url_scheme = "postgresql+psycopg"
+
+    unset = Settings.from_env({})
+    assert unset.db_url_scheme is None
+    assert (unset.url_scheme(MYSQL), unset.url_scheme(Postgres())) == ("mysql+pymysql", "postgresql+psycopg")
+    chosen = Settings.from_env({"DB_URL_SCHEME": "mysql+mysqldb"})
+    assert (chosen.url_scheme(MYSQL), chosen.url_scheme(Postgres())) == ("mysql+mysqldb", "mysql+mysqldb")

@@ -64,7 +64,7 @@ def test_password_never_in_repr():
     ("text", "match"),
     [
         ('{"engine": "mysql", "password": "SECRETVALUE"', "not valid JSON"),
-        (secret(engine="postgres"), "engine 'postgres' is not supported"),
+        (secret(engine="oracle"), "engine 'oracle' is not supported"),
         (secret(host=None), "missing the required key 'host'"),
         (secret(port=70000), "between 1 and 65535"),
         (secret(username="a" * 33), "33 characters long"),
@@ -85,3 +85,27 @@ def test_bad_secrets_name_the_problem_and_never_the_password(text, match):
 def test_binary_secret_is_refused():
     with pytest.raises(InvalidInputError, match="no SecretString"):
         DbSecret.parse(None)
+
+
+def test_the_engine_sets_the_user_name_limit_and_the_defaults(monkeypatch):
+    """Port, dbname and the user-name limit are the engine's attributes, not the secret model's."""
+    import bluegreen_rotation.secret as secret_module
+
+    class LongNames:
+        name = "longnames"
+        default_port = 5432
+        default_dbname = "postgres"
+        max_user_name_bytes = 63
+
+    monkeypatch.setattr(secret_module, "SECRET_ENGINES", ("longnames",))
+    monkeypatch.setattr(secret_module, "engine_for", lambda _: LongNames())
+    s = DbSecret.parse(secret(engine="longnames", dbname=None, username="a" * 57))
+    assert (s.port, s.dbname, s.green_username) == (5432, "postgres", "a" * 57 + "_green")
+    with pytest.raises(InvalidInputError, match="64 characters long; longnames allows at most 63"):
+        DbSecret.parse(secret(engine="longnames", username="a" * 58))
+
+
+def test_mysql_defaults_leave_dbname_unset():
+    s = DbSecret.parse(secret(dbname=None))
+    assert (s.port, s.dbname) == (3306, None)
+    assert "dbname" not in json.loads(s.to_json())

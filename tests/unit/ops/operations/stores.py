@@ -13,7 +13,7 @@ from typing import Any
 from bluegreen_ops.operations.env import Env
 from bluegreen_ops.operations.reporting import Silent
 from bluegreen_rotation.config import Settings
-from bluegreen_rotation.errors import DatabaseError
+from bluegreen_rotation.engines.base import LoginDenied
 from tests.unit.ops.fakes import ARN, MASTER_ARN, error
 
 
@@ -80,7 +80,7 @@ class Parameters:
 
 
 class Database:
-    """Users and their passwords; a login with another password is denied (1045)."""
+    """Users and their passwords; a login with another password is denied (the engine's LoginDenied)."""
 
     def __init__(self, passwords: dict[str, str]) -> None:
         self.passwords = dict(passwords)
@@ -90,9 +90,7 @@ class Database:
     def test_login(self, endpoint: Any, user: str, password: str, database: str | None) -> None:
         self.logins.append(user)
         if self.passwords.get(user) != password:
-            denied = DatabaseError(f"Access denied for user {user!r}")
-            denied.code = 1045
-            raise denied
+            raise LoginDenied(f"Access denied for user {user!r}")
 
 
 def env(secrets: Secrets, parameters: Parameters) -> Env:

@@ -33,17 +33,11 @@ BOTH = {OLD: BLUE, NEW: GREEN}
 
 @pytest.fixture
 def db(monkeypatch: pytest.MonkeyPatch) -> Database:
-    """Both users with their stages' passwords; logins and the master's password resets go here."""
+    """Both users with their stages' passwords; logins and the master's password resets go here,
+    through a fake engine that offers only the seam's verbs."""
     database = Database({"app": BLUE_PASSWORD, "app_green": GREEN_PASSWORD})
-    monkeypatch.setattr(writes.database, "test_login", database.test_login)
 
     class Admin:
-        dialect = SimpleNamespace(plugin_of=lambda profile: "mysql_native_password")
-
-        @classmethod
-        def open(cls, *args: Any) -> Admin:
-            return cls()
-
         def __enter__(self) -> Admin:
             return self
 
@@ -52,13 +46,17 @@ def db(monkeypatch: pytest.MonkeyPatch) -> Database:
 
         def account_states(self, user: str) -> dict[str, Any]:
             known = user in database.passwords
-            return {user: SimpleNamespace(account=user, profile=None) if known else None}
+            return {user: SimpleNamespace(user=user, profile="own-plugin") if known else None}
 
-        def set_password(self, account: str, plugin: str, password: str) -> None:
-            database.password_sets.append((account, plugin))
-            database.passwords[account] = password
+        def set_password(self, source: Any, target: Any, password: str) -> None:
+            database.password_sets.append((target.user, source.profile))
+            database.passwords[target.user] = password
 
-    monkeypatch.setattr(repair_module, "Admin", Admin)
+    engine = SimpleNamespace(
+        test_login=database.test_login, admin=lambda *args: Admin(), default_url_scheme="mysql+pymysql"
+    )
+    monkeypatch.setattr(writes, "engine_for", lambda name: engine)
+    monkeypatch.setattr(repair_module, "engine_for", lambda name: engine)
     return database
 
 
@@ -136,7 +134,7 @@ def test_repair_sets_a_changed_password_back_and_rewrites_stale_urls_of_both_col
     stale_blue = {name: url("app", "an-older-Passw0rd") for name in BLUE_URLS}
     params = Parameters({FLAG: "green", **GREEN_URLS, **stale_blue})
     outcome = repair(env(Secrets(ROTATED, BOTH), params), dry_run=False)
-    assert db.password_sets == [("app_green", "mysql_native_password")]
+    assert db.password_sets == [("app_green", "own-plugin")]  # shaped like itself
     assert db.passwords["app_green"] == GREEN_PASSWORD
     assert outcome.details["passwordsReset"] == [{"user": "app_green", "stage": "AWSCURRENT"}]
     assert {name for name, _ in params.puts} == set(BLUE_URLS)  # green's URLs were right

@@ -2,7 +2,7 @@
 
 Every statement is a template and its arguments: the user, host, password, TLS values and limits are
 bound parameters; privilege, object and role names are the server's own printed text (quoted by the
-server, re-tokenized by :mod:`..account_profile`), with ``%`` doubled so pymysql's formatting keeps
+server, re-tokenized by :mod:`..tokens`), with ``%`` doubled so pymysql's formatting keeps
 them as they are.
 """
 
@@ -13,16 +13,9 @@ from collections.abc import Iterable, Sequence
 from decimal import Decimal
 from typing import Any, ClassVar, NamedTuple
 
-from ..account_profile import (
-    Account,
-    AccountProfile,
-    Change,
-    Priv,
-    parse_profile,
-    privileges_text,
-    tokenize,
-    unquote,
-)
+from ..plan import Change
+from ..profile import Account, AccountProfile, Priv, parse_profile, privileges_text
+from ..tokens import tokenize, unquote
 
 
 class Statement(NamedTuple):
@@ -126,7 +119,7 @@ class Dialect:
             sql += " WITH " + " ".join(f"{name} %s" for name, _ in change.limits)
             args.extend(_limit_arg(v) for _, v in change.limits)
         for name, value in change.policy:
-            # Keywords and numbers the parser validated (account_profile._POLICY_VALUE_RE).
+            # Keywords and numbers the parser validated (profile._POLICY_VALUE_RE).
             sql += f" {name} {value}".rstrip()
         return Statement(sql, tuple(args))
 

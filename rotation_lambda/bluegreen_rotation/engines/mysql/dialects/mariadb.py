@@ -22,7 +22,7 @@ import re
 from collections.abc import Sequence
 from typing import ClassVar
 
-from ..account_profile import Account
+from ..profile import Account
 from .base import Dialect, Statement, lit
 
 

@@ -1,17 +1,16 @@
-"""All SQL of the project, behind a few verbs (in the manner of Vault's database plugins).
-
-Verbs: ``can_login``, ``test_login`` and ``session_facts`` for any user; on a master connection
-(:class:`Admin`): ``account_states`` (accounts and their profiles), ``unreproducible``,
-``create_user``, ``clone_profile``, ``set_password``, ``count_sessions`` and ``rotation_lock``.
+"""The master user's verbs on MySQL and MariaDB (:class:`MySQLAdmin`, implementing ``base.Admin``).
 
 Where MariaDB and MySQL 8 / Aurora MySQL 3 differ, the statements come from the server's dialect
 (:mod:`.dialects`, chosen from the greeting's version string); the account profile they read and
-write is :mod:`.account_profile`. Everywhere:
+write is :mod:`.profile`. Everywhere:
 - every value (user, host, password, lock name, TLS values, limits) is a bound parameter; user and
   host are string literals in ``CREATE USER``/``ALTER USER``/``GRANT``, so they bind like any value;
 - privileges are cloned from the server's own ``SHOW GRANTS`` text, tokenized so quoted names (and
   escaped wildcards such as ``my\\_db``) stay exactly as printed; no password hash is ever copied;
 - the password is set with the source's authentication plugin, after everything else.
+
+An :class:`AccountState` of this engine holds an :class:`.profile.AccountProfile` and, as its
+``detail``, the :class:`.profile.Account` (user and host part).
 """
 
 from __future__ import annotations
@@ -21,164 +20,42 @@ import functools
 import hashlib
 import re
 import secrets
-import ssl
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import pymysql
-import pymysql.converters
 from pymysql.connections import Connection
 from pymysql.constants import ER
 
-from bluegreen_db.tls import TlsMode, client_context
-
-from .account_profile import (
-    Account,
-    AccountProfile,
-    ObjectRef,
-    ProfileError,
-    as_set,
-    plan,
-    referenced_objects,
-)
-from .account_profile import normalize_session_grant as _normalize_session_grant
-from .dialects import Dialect, dialect_for
+from ...errors import DatabaseError
+from ..base import AccountState, Endpoint
+from .connection import connect, database_error, dialect_of, text
+from .dialects import Dialect
 from .dialects.mysql8 import role_name
-from .errors import DatabaseError
+from .plan import plan
+from .profile import Account, AccountProfile, ObjectRef, ProfileError, referenced_objects
 
-__all__ = ["Account", "AccountState", "Admin", "Endpoint", "SessionFacts"]
+__all__ = ["MySQLAdmin", "account_of", "profile_of"]
 
-ACCESS_DENIED = ER.ACCESS_DENIED_ERROR  # 1045
 _LABEL_RE = re.compile(r"[A-Za-z_]+")
 
 
-@dataclass(frozen=True)
-class Endpoint:
-    """Where and how to connect: TLS mode and CA, and the timeout bounding connect and every read."""
-
-    host: str
-    port: int
-    tls_mode: TlsMode = "verify-full"
-    ca_file: str | None = None
-    timeout: float = 5.0
+def account_of(state: AccountState) -> Account:
+    """The MySQL account (user and host part) an account state of this engine carries."""
+    if not isinstance(state.detail, Account):
+        raise TypeError(f"account state of {state.user!r} was not read by the MySQL engine")
+    return state.detail
 
 
-@dataclass(frozen=True)
-class AccountState:
-    """An existing account and its profile, as read from the server."""
-
-    account: Account
-    profile: AccountProfile
-
-
-@dataclass(frozen=True)
-class SessionFacts:
-    """What a session of a user reports about itself: what a client notices after a flip."""
-
-    values: dict[str, str]  # the dialect's probe: active role(s), engine extras
-    grants: frozenset[str]  # SHOW GRANTS without FOR, own account name replaced
-
-    def differences(self, other: SessionFacts, *, mine: str, theirs: str) -> list[str]:
-        out = [
-            f"session {name}: {mine} {value}, {theirs} {other.values.get(name)}"
-            for name, value in sorted(self.values.items())
-            if other.values.get(name) != value
-        ]
-        out += [f"session grant only {mine} has: {g}" for g in sorted(self.grants - other.grants)]
-        out += [f"session grant only {theirs} has: {g}" for g in sorted(other.grants - self.grants)]
-        return out
+def profile_of(state: AccountState) -> AccountProfile:
+    """The MySQL account profile an account state of this engine carries."""
+    if not isinstance(state.profile, AccountProfile):
+        raise TypeError(f"account state of {state.user!r} was not read by the MySQL engine")
+    return state.profile
 
 
-def tls_context(mode: TlsMode, ca_file: str | None) -> ssl.SSLContext | None:
-    """The client TLS context for a mode (the layer's, so the function and its consumers agree).
-
-    Every mode but ``disable`` hands pymysql a context, and pymysql then refuses a server without TLS
-    instead of falling back to plaintext (checked again in :func:`connect`).
-    """
-    return client_context(mode, ca_file)
-
-
-def connect(endpoint: Endpoint, user: str, password: str, database: str | None = None) -> Connection[Any]:
-    """Opens one connection; errors carry the server's code and text, never the password."""
-    ctx = tls_context(endpoint.tls_mode, endpoint.ca_file)
-    try:
-        conn: Connection[Any] = pymysql.connect(
-            host=endpoint.host,
-            port=endpoint.port,
-            user=user,
-            password=password,
-            database=database or None,
-            connect_timeout=endpoint.timeout,
-            # pymysql reads the server greeting with the *read* timeout: without one, a server that
-            # accepts but never answers hangs the function until Lambda kills it.
-            read_timeout=endpoint.timeout,
-            write_timeout=endpoint.timeout,
-            ssl=ctx,
-            ssl_disabled=ctx is None,
-            autocommit=True,
-            charset="utf8mb4",
-        )
-    except pymysql.err.MySQLError as exc:
-        raise _database_error(exc, f"cannot connect to {endpoint.host}:{endpoint.port} as {user!r}") from None
-    except (OSError, ssl.SSLError) as exc:
-        raise DatabaseError(
-            f"cannot connect to {endpoint.host}:{endpoint.port} as {user!r}: {type(exc).__name__}: {exc}"
-        ) from None
-    if ctx is not None and not isinstance(getattr(conn, "_sock", None), ssl.SSLSocket):
-        conn.close()
-        raise DatabaseError(
-            f"connection to {endpoint.host}:{endpoint.port} is not encrypted; refusing plaintext"
-        )
-    return conn
-
-
-def can_login(endpoint: Endpoint, user: str, password: str) -> bool:
-    """True when the credentials log in; False on access denied; any other failure raises."""
-    try:
-        conn = connect(endpoint, user, password)
-    except DatabaseError as exc:
-        if exc.code == ACCESS_DENIED:
-            return False
-        raise
-    conn.close()
-    return True
-
-
-def test_login(endpoint: Endpoint, user: str, password: str, database: str | None) -> None:
-    """Logs in (to the secret's database, when it names one) and runs a query, as a client would."""
-    with contextlib.closing(connect(endpoint, user, password, database)) as conn, conn.cursor() as cur:
-        try:
-            cur.execute("SELECT CURRENT_USER()")
-            cur.fetchall()
-        except pymysql.err.MySQLError as exc:
-            raise _database_error(exc, f"test query as {user!r} failed") from None
-
-
-def session_facts(endpoint: Endpoint, user: str, password: str, database: str | None) -> SessionFacts:
-    """Logs in as a client would and asks the session what it is: its active roles, engine extras
-    (MariaDB's per-user max_statement_time) and effective grants (``SHOW GRANTS`` without FOR)."""
-    with contextlib.closing(connect(endpoint, user, password, database)) as conn, conn.cursor() as cur:
-        dialect = _dialect_of(conn)
-        try:
-            cur.execute(dialect.session_probe)
-            row = cur.fetchone() or ()
-            cur.execute("SHOW GRANTS")
-            lines = [_text(r[0]) for r in cur.fetchall()]
-        except pymysql.err.MySQLError as exc:
-            raise _database_error(exc, f"test query as {user!r} failed") from None
-    who = _text(row[0]) if row else ""
-    name, _, host = who.rpartition("@")
-    values = {k: as_set(_text(v)) for k, v in zip(dialect.session_probe_names, row[1:], strict=False)}
-    return SessionFacts(values, frozenset(_normalize_session_grant(g, Account(name, host)) for g in lines))
-
-
-def _dialect_of(conn: Connection[Any]) -> Dialect:
-    version = getattr(conn, "server_version", "")  # set from the greeting; not in pymysql's stubs
-    try:
-        return dialect_for(version.decode() if isinstance(version, bytes) else str(version))
-    except ValueError as exc:
-        raise DatabaseError(str(exc)) from None
+def _state(account: Account, profile: AccountProfile) -> AccountState:
+    return AccountState(account.user, profile, account)
 
 
 def _missing_object_problem(ref: ObjectRef, account: Account) -> str:
@@ -194,16 +71,19 @@ def _missing_object_problem(ref: ObjectRef, account: Account) -> str:
     return f"GRANT {ref.grant} ON {obj} TO {account}: {what}; fix: REVOKE {ref.grant} ON {obj} FROM {account}"
 
 
-class Admin:
-    """A master-user connection and the administrative verbs of a rotation."""
+class MySQLAdmin:
+    """A master-user connection and the administrative verbs of a rotation (``base.Admin``)."""
 
     def __init__(self, conn: Connection[Any]) -> None:
         self._conn = conn
 
     @classmethod
     @contextlib.contextmanager
-    def open(cls, endpoint: Endpoint, user: str, password: str) -> Iterator[Admin]:
-        with contextlib.closing(connect(endpoint, user, password)) as conn:
+    def open(
+        cls, endpoint: Endpoint, user: str, password: str, database: str | None = None
+    ) -> Iterator[MySQLAdmin]:
+        """A master connection, closed on exit."""
+        with contextlib.closing(connect(endpoint, user, password, database)) as conn:
             yield cls(conn)
 
     def _rows(self, sql: str, args: Any = None, *, sensitive: bool = False) -> list[tuple[Any, ...]]:
@@ -214,19 +94,35 @@ class Admin:
         except pymysql.err.MySQLError as exc:
             verb = " ".join(_LABEL_RE.findall(sql)[:2])
             secrets_in_args = [str(a) for a in (args or ()) if isinstance(a, str)] if sensitive else None
-            raise _database_error(exc, f"{verb} failed", secrets=secrets_in_args) from None
+            raise database_error(exc, f"{verb} failed", secrets=secrets_in_args) from None
 
     def _execute(self, sql: str, args: Any = None, *, sensitive: bool = False) -> None:
         self._rows(sql, args, sensitive=sensitive)
 
-    def create_user(self, account: Account) -> None:
-        """Creates the account with a throwaway password: the real one is set last, so a login with
-        the pending password proves every earlier part of setSecret has been done."""
+    def create_partner(self, source: AccountState, user: str) -> AccountState:
+        """Creates ``user`` with the source's host part and a throwaway password: the real one is set
+        last, so a login with the pending password proves every earlier part of setSecret was done.
+        Its profile is read back, for :meth:`clone_profile` to start from."""
+        account = Account(user, account_of(source).host)
         self._execute(
             "CREATE USER IF NOT EXISTS %s@%s IDENTIFIED BY %s",
             (account.user, account.host, secrets.token_urlsafe(32)),
             sensitive=True,
         )
+        return _state(account, self.profile(account))
+
+    def partner_problems(self, source: AccountState, partner: AccountState | None) -> list[str]:
+        """A partner with another host part than the source's cannot be its twin (clients connecting
+        from some host would be refused as one color and not the other); read-only."""
+        if partner is None:
+            return []
+        mine, theirs = account_of(source), account_of(partner)
+        if mine.host == theirs.host:
+            return []
+        return [
+            f"user {theirs.user!r} exists with host {theirs.host!r} but {mine.user!r} "
+            f"has {mine.host!r}; drop or rename one so they match"
+        ]
 
     def count_sessions(self, user: str) -> int:
         rows = self._rows("SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE USER = %s", (user,))
@@ -235,7 +131,7 @@ class Admin:
     @functools.cached_property
     def dialect(self) -> Dialect:
         """The engine's dialect, from the version string of the server's greeting (no round trip)."""
-        return _dialect_of(self._conn)
+        return dialect_of(self._conn)
 
     def account_states(self, *users: str) -> dict[str, AccountState | None]:
         """Each user's single account and profile: one query for the accounts (and, on MySQL 8,
@@ -244,11 +140,11 @@ class Admin:
         hosts: dict[str, list[str]] = {u: [] for u in users}
         default_roles: dict[str, list[str]] = {u: [] for u in users}
         for user, host, role_user, role_host in self._rows(query.sql, query.args):
-            name = _text(user)
+            name = text(user)
             if role_user is None:
-                hosts.setdefault(name, []).append(_text(host))
+                hosts.setdefault(name, []).append(text(host))
             else:
-                default_roles.setdefault(name, []).append(role_name(_text(role_user), _text(role_host)))
+                default_roles.setdefault(name, []).append(role_name(text(role_user), text(role_host)))
         states: dict[str, AccountState | None] = {}
         for user in users:
             found = sorted(hosts.get(user, []))
@@ -261,14 +157,14 @@ class Admin:
                 states[user] = None
                 continue
             account = Account(user, found[0])
-            states[user] = AccountState(account, self.profile(account, default_roles.get(user, [])))
+            states[user] = _state(account, self.profile(account, default_roles.get(user, [])))
         return states
 
     def profile(self, account: Account, default_roles: list[str] | None = None) -> AccountProfile:
         """The account's profile from the server's own text: ``SHOW GRANTS`` and ``SHOW CREATE USER``."""
         who = (account.user, account.host)
-        grant_lines = [_text(r[0]) for r in self._rows("SHOW GRANTS FOR %s@%s", who)]
-        create_lines = [_text(r[0]) for r in self._rows("SHOW CREATE USER %s@%s", who)]
+        grant_lines = [text(r[0]) for r in self._rows("SHOW GRANTS FOR %s@%s", who)]
+        create_lines = [text(r[0]) for r in self._rows("SHOW CREATE USER %s@%s", who)]
         try:
             return self.dialect.parse(grant_lines, create_lines, default_roles or ())
         except ProfileError as exc:
@@ -282,13 +178,13 @@ class Admin:
         roles the master cannot grant, PROXY grants it lacks. At most two queries, only when the
         profile has such grants.
         """
-        account, profile = source.account, source.profile
+        account, profile = account_of(source), profile_of(source)
         problems = self.dialect.plugin_problems(profile, account)
         refs = referenced_objects(profile)
         if refs:
             problems += [_missing_object_problem(ref, account) for ref in self._missing_objects(refs)]
         if profile.roles or profile.proxies:
-            mine = self.dialect.parse([_text(r[0]) for r in self._rows("SHOW GRANTS")], [])
+            mine = self.dialect.parse([text(r[0]) for r in self._rows("SHOW GRANTS")], [])
             for role in sorted(profile.roles):
                 if self.dialect.master_can_grant_role(mine, role) is False:
                     problems.append(
@@ -335,9 +231,10 @@ class Admin:
         Returns the kinds of change made. A statement the server refuses fails with the statement
         (which carries no secret) named; revoking a grant the server says does not exist is done.
         """
-        changes = plan(target.profile, source.profile, self.dialect.limit_names)
+        changes = plan(profile_of(target), profile_of(source), self.dialect.limit_names)
+        account, source_account = account_of(target), account_of(source)
         for change in changes:
-            statement = self.dialect.render(change, target.account)
+            statement = self.dialect.render(change, account)
             try:
                 with self._conn.cursor() as cur:
                     cur.execute(statement.sql, statement.args)
@@ -347,13 +244,15 @@ class Admin:
                 if change.kind.startswith("revoke") and code in gone:
                     continue
                 shown = statement.sql % tuple(self._conn.escape(a) for a in statement.args)
-                context = f"cannot give {target.account} what {source.account} has: {shown}"
-                raise _database_error(exc, context) from None
+                context = f"cannot give {account} what {source_account} has: {shown}"
+                raise database_error(exc, context) from None
         return [c.kind for c in changes]
 
-    def set_password(self, account: Account, plugin: str, password: str) -> None:
-        """Sets the password with ``plugin`` (the source's): the partner authenticates like it."""
-        statement = self.dialect.password_statement(account, plugin, password)
+    def set_password(self, source: AccountState, target: AccountState, password: str) -> None:
+        """Sets ``target``'s password with the source's authentication plugin, so it authenticates
+        exactly like the source (a bound parameter; a server message quoting it is withheld)."""
+        plugin = self.dialect.plugin_of(profile_of(source))
+        statement = self.dialect.password_statement(account_of(target), plugin, password)
         self._execute(statement.sql, statement.args, sensitive=True)
 
     @contextlib.contextmanager
@@ -371,30 +270,3 @@ class Admin:
         # server frees named locks when the session ends anyway.
         if acquired:
             self._rows("SELECT RELEASE_LOCK(%s)", (name,))
-
-
-def _appears(secret: str, message: str) -> bool:
-    """Whether a password, or a fragment a server would quote of it, is in a message."""
-    if len(secret) < 4:
-        return False
-    escaped = pymysql.converters.escape_string(secret)
-    return any(part in message for part in {secret, escaped, secret[:8], escaped[:8]})
-
-
-def _text(value: Any) -> str:
-    if isinstance(value, bytes | bytearray):
-        return value.decode()
-    return "" if value is None else str(value)
-
-
-def _database_error(
-    exc: pymysql.err.MySQLError, context: str, *, secrets: list[str] | None = None
-) -> DatabaseError:
-    code = exc.args[0] if exc.args and isinstance(exc.args[0], int) else None
-    message = str(exc.args[1]) if len(exc.args) > 1 else type(exc).__name__
-    if secrets is not None and (code == ER.PARSE_ERROR or any(_appears(s, message) for s in secrets)):
-        # A parse error quotes the statement near the fault, and this statement held a password.
-        message = "server message withheld: it quoted a statement that carried a password"
-    error = DatabaseError(f"{context}: ({code}) {message}")
-    error.code = code
-    return error

@@ -25,7 +25,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import ClassVar
 
-from ..account_profile import Account, AccountProfile, Priv
+from ..profile import Account, AccountProfile, Priv
 from .base import Dialect, Statement, lit
 
 

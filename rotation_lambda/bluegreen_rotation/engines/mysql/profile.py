@@ -5,33 +5,25 @@ the current user in all of it: privileges at every level with their grant option
 admin option, default roles, partial revokes (MySQL 8), PROXY grants, the authentication plugin, the
 TLS requirement, resource limits, the password expiry policy, the lock state and the failed-login
 policy. This module is pure: it reads the server's own text (``SHOW GRANTS`` and ``SHOW CREATE USER``
-lines, tokenized so quoted names are never split) into an :class:`AccountProfile`, names the
-differences between two profiles, and plans the :class:`Change` list turning one into the other.
+lines, tokenized by :mod:`.tokens` so quoted names are never split) into an :class:`AccountProfile`
+and names the differences between two profiles; :mod:`.plan` plans the changes turning one into the
+other.
 Rendering changes as SQL, and everything that differs between MariaDB and MySQL 8 / Aurora MySQL 3,
-is in :mod:`bluegreen_rotation.dialects`.
+is in :mod:`.dialects`.
 
 Password hashes are skipped by the tokenizer's grammar, never stored: a profile holds no secret.
 """
 
 from __future__ import annotations
 
-import itertools
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
-from typing import NamedTuple
 
-_TOKEN_RE = re.compile(
-    r"""(?P<bq>`(?:[^`]|``)*`)
-      | (?P<sq>'(?:[^'\\]|\\.|'')*')
-      | (?P<dq>"(?:[^"\\]|\\.|"")*")
-      | (?P<num>0x[0-9A-Fa-f]+|\d+(?:\.\d+)?)
-      | (?P<word>[A-Za-z_$][A-Za-z0-9_$]*)
-      | (?P<ws>\s+)
-      | (?P<other>.)""",
-    re.VERBOSE | re.DOTALL,
-)
+from ..base import Profile
+from .tokens import Token, account_end, find_word, has_option, split_top, text_of, tokenize, unquote
+
 _POLICY_VALUE_RE = re.compile(
     r"(?:DEFAULT|NEVER|LOCK|UNLOCK|OPTIONAL|UNBOUNDED|\d+|INTERVAL \d+ DAY|\d+ DAY)?"
 )
@@ -51,38 +43,6 @@ class Account:
 
 class ProfileError(ValueError):
     """The server printed something this model does not understand: refuse rather than guess."""
-
-
-class Token(NamedTuple):
-    kind: str  # bq (`name`), sq ('text'), dq, num, word, other (punctuation)
-    text: str
-    start: int
-    end: int
-
-    def is_word(self, *words: str) -> bool:
-        return self.kind == "word" and self.text.upper() in words
-
-
-def tokenize(text: str) -> list[Token]:
-    """Tokens of one statement as the server printed it; whitespace dropped, quoting kept intact."""
-    out = []
-    for m in _TOKEN_RE.finditer(text):
-        kind = m.lastgroup or "other"
-        if kind != "ws":
-            out.append(Token(kind, m.group(), m.start(), m.end()))
-    return out
-
-
-def unquote(token: Token) -> str:
-    """The value of a quoted name or string literal (server escapes undone)."""
-    text = token.text
-    if token.kind == "bq":
-        return text[1:-1].replace("``", "`")
-    if token.kind in ("sq", "dq"):
-        q = text[0]
-        body = text[1:-1].replace(q + q, q)
-        return re.sub(r"\\(.)", lambda m: {"n": "\n", "t": "\t", "0": "\0"}.get(m.group(1), m.group(1)), body)
-    return text
 
 
 @dataclass(frozen=True, order=True)
@@ -150,8 +110,13 @@ class AccountProfile:
             props[name] = text
         return props
 
-    def differences(self, other: AccountProfile, *, mine: str, theirs: str) -> list[str]:
-        """Each property that differs, named, with both values: what testSecret fails with."""
+    def differences(self, other: Profile, *, mine: str, theirs: str) -> list[str]:
+        """Each property that differs, named, with both values: what testSecret fails with.
+
+        Implements :class:`..base.Profile`; only another MySQL profile compares.
+        """
+        if not isinstance(other, AccountProfile):
+            raise TypeError(f"cannot compare a MySQL account profile with {type(other).__name__}")
         a, b = self.properties(), other.properties()
         out = []
         for name in sorted(a.keys() | b.keys()):
@@ -180,26 +145,6 @@ def require_text(require: Iterable[tuple[str, str]]) -> str:
 # --- parsing the server's text ---------------------------------------------------------------------
 
 
-def split_top(tokens: list[Token], sep: str = ",") -> list[list[Token]]:
-    """Splits at top-level separators (not inside parentheses)."""
-    parts: list[list[Token]] = [[]]
-    depth = 0
-    for t in tokens:
-        if t.text == "(":
-            depth += 1
-        elif t.text == ")":
-            depth -= 1
-        if depth == 0 and t.kind == "other" and t.text == sep:
-            parts.append([])
-        else:
-            parts[-1].append(t)
-    return [p for p in parts if p]
-
-
-def text_of(line: str, tokens: list[Token]) -> str:
-    return line[tokens[0].start : tokens[-1].end] if tokens else ""
-
-
 def parse_privileges(line: str, tokens: list[Token]) -> frozenset[Priv]:
     """``SELECT (`a`, `b`), INSERT`` -> one Priv per privilege and column; USAGE is no privilege."""
     privs: set[Priv] = set()
@@ -216,29 +161,6 @@ def parse_privileges(line: str, tokens: list[Token]) -> frozenset[Priv]:
             if word != "USAGE":
                 privs.add(Priv(word))
     return frozenset(privs)
-
-
-def find_word(tokens: list[Token], word: str, start: int = 0) -> int:
-    depth = 0
-    for i in range(start, len(tokens)):
-        t = tokens[i]
-        depth += (t.text == "(") - (t.text == ")")
-        if depth == 0 and t.is_word(word):
-            return i
-    return -1
-
-
-def account_end(tokens: list[Token], i: int) -> int:
-    """Index after an account or role name at ``i`` (``name`` or ``name@host``)."""
-    i += 1
-    if i < len(tokens) and tokens[i].text == "@":
-        i += 2
-    return i
-
-
-def has_option(tokens: list[Token], word: str) -> bool:
-    """Whether ``WITH ... <word> OPTION`` follows (the server may print limits around it)."""
-    return any(a.is_word(word) and b.is_word("OPTION") for a, b in itertools.pairwise(tokens))
 
 
 def parse_grant_line(line: str, profile: AccountProfile) -> None:
@@ -417,83 +339,6 @@ def parse_profile(
             continue
         parse_grant_line(line, profile)
     return profile
-
-
-# --- planning the changes --------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Change:
-    """One step turning the partner's profile into the source's; a dialect renders it as SQL.
-
-    kind: revoke, grant, revoke_grant_option, partial_revoke, lift_partial_revoke, grant_role,
-    revoke_admin_option, revoke_role, default_roles, grant_proxy, revoke_proxy, alter_account.
-    """
-
-    kind: str
-    on: str = ""
-    privileges: tuple[Priv, ...] = ()
-    option: bool = False
-    roles: tuple[str, ...] = ()
-    require: tuple[tuple[str, str], ...] | None = None
-    limits: tuple[tuple[str, Decimal], ...] = ()
-    policy: tuple[tuple[str, str], ...] = ()
-
-
-def plan(have: AccountProfile, want: AccountProfile, limit_names: Iterable[str]) -> list[Change]:
-    """The changes making ``have`` equal ``want`` (all but the plugin, which the password sets).
-
-    Order matters: extra privileges go first, global privileges are granted before partial revokes
-    restrict them, roles are granted before they become default and revoked after, and a role or
-    grant line that differs only in part ends exactly as the source's.
-    """
-    changes: list[Change] = []
-    for key, g in sorted(have.grants.items()):
-        w = want.grants.get(key)
-        extra = g.privileges - (w.privileges if w else frozenset())
-        if extra:
-            changes.append(Change("revoke", g.on, tuple(sorted(extra))))
-        if g.grant_option and w is None:
-            changes.append(Change("revoke_grant_option", g.on))
-    for key, wanted in sorted(want.grants.items(), key=lambda kv: (kv[0][0] != "*.*", kv[0])):
-        had = have.grants.get(key)
-        missing = wanted.privileges - (had.privileges if had else frozenset())
-        if missing or (wanted.grant_option and had is None):
-            changes.append(Change("grant", wanted.on, tuple(sorted(missing)), option=wanted.grant_option))
-    global_privs = want.privileges_on("*.*")
-    for on in sorted(have.partial_revokes.keys() | want.partial_revokes.keys()):
-        h, w2 = have.partial_revokes.get(on, frozenset()), want.partial_revokes.get(on, frozenset())
-        if w2 - h:
-            changes.append(Change("partial_revoke", on, tuple(sorted(w2 - h))))
-        # A restriction whose global privilege the source keeps is lifted by granting it back; one
-        # whose global privilege was just revoked vanished with it.
-        lift = (h - w2) & global_privs
-        if lift:
-            changes.append(Change("lift_partial_revoke", on, tuple(sorted(lift))))
-    for role, admin in sorted(want.roles.items()):
-        if role not in have.roles or (admin and not have.roles[role]):
-            changes.append(Change("grant_role", roles=(role,), option=admin))
-        elif have.roles[role] and not admin:
-            changes.append(Change("revoke_admin_option", roles=(role,)))
-    if tuple(sorted(want.default_roles)) != tuple(sorted(have.default_roles)):
-        changes.append(Change("default_roles", roles=tuple(sorted(want.default_roles))))
-    changes.extend(Change("revoke_role", roles=(r,)) for r in sorted(have.roles.keys() - want.roles.keys()))
-    for target in sorted(have.proxies.keys() | want.proxies.keys()):
-        h_go, w_go = have.proxies.get(target), want.proxies.get(target)
-        if h_go is not None and h_go != w_go:
-            changes.append(Change("revoke_proxy", target))
-        if w_go is not None and h_go != w_go:
-            changes.append(Change("grant_proxy", target, option=w_go))
-    require = want.require if want.require != have.require else None
-    limits = tuple(
-        (name, want.limits.get(name, Decimal(0)))
-        for name in limit_names
-        if want.limits.get(name, Decimal(0)) != have.limits.get(name, Decimal(0))
-    )
-    policy = tuple((k, v) for k, v in sorted(want.policy.items()) if have.policy.get(k) != v)
-    if require is not None or limits or policy:
-        changes.append(Change("alter_account", require=require, limits=limits, policy=policy))
-    return changes
 
 
 # --- what the master user cannot reproduce ---------------------------------------------------------

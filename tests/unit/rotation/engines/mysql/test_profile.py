@@ -6,13 +6,13 @@ from decimal import Decimal
 
 import pytest
 
-from bluegreen_rotation.account_profile import (
+from bluegreen_rotation.engines.mysql.dialects import MariaDBDialect, Statement
+from bluegreen_rotation.engines.mysql.plan import plan
+from bluegreen_rotation.engines.mysql.profile import (
     Account,
     ProfileError,
     normalize_session_grant,
-    plan,
 )
-from bluegreen_rotation.dialects import MariaDBDialect, Statement
 
 MARIADB = MariaDBDialect()
 HASH = "*EC7E07243819C032A596331404674EC263F195D3"

@@ -15,19 +15,19 @@ from pathlib import Path
 
 import pytest
 
-from bluegreen_rotation.account_profile import (
+from bluegreen_rotation.engines.base import SessionFacts
+from bluegreen_rotation.engines.mysql.dialects import MariaDBDialect, MySQL8Dialect, Statement, dialect_for
+from bluegreen_rotation.engines.mysql.dialects.mysql8 import role_name
+from bluegreen_rotation.engines.mysql.plan import plan
+from bluegreen_rotation.engines.mysql.profile import (
     Account,
     AccountProfile,
     Priv,
     as_set,
     normalize_session_grant,
-    plan,
 )
-from bluegreen_rotation.database import SessionFacts
-from bluegreen_rotation.dialects import MariaDBDialect, MySQL8Dialect, Statement, dialect_for
-from bluegreen_rotation.dialects.mysql8 import role_name
 
-FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "mysql8"
+FIXTURES = Path(__file__).resolve().parents[4] / "fixtures" / "mysql8"
 MYSQL = MySQL8Dialect()
 BLUE, GREEN = Account("app_blue", "%"), Account("app_green", "%")
 
@@ -368,7 +368,7 @@ def test_every_privilege_level_is_copied_line_for_line():
     assert_aimed_at_partner(sql)
     # The grant on the dropped table is still printed: it is checked before anything changes.
     dropped = profile(name, BLUE, grants_at=2)
-    from bluegreen_rotation.account_profile import referenced_objects
+    from bluegreen_rotation.engines.mysql.profile import referenced_objects
 
     refs = {(r.kind, r.schema, r.name, r.column) for r in referenced_objects(dropped)}
     assert ("table", "appdb", "orders_old", "") in refs
