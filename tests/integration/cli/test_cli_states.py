@@ -387,7 +387,7 @@ def test_rotate_now_local_prints_each_step_once_and_no_raw_log_lines(make_stack,
     stack.secretsmanager.put_secret_value(SecretId=stack.app.master_arn, SecretString=json.dumps(wrong))
     failed = cli("rotate-now", "--local", "--output", "json", expect=1)  # setSecret: access denied
     stack.secretsmanager.put_secret_value(SecretId=stack.app.master_arn, SecretString=json.dumps(master))
-    assert "setSecret    FAILED: DatabaseError" in failed.stderr
+    assert "setSecret    FAILED: LoginDenied" in failed.stderr  # the engine's typed refusal
     assert '{"level"' not in failed.stderr and "Traceback" not in failed.stderr
     doc = error_doc(failed, 1, "failed")
     token = doc["error"]["staged"]["versionId"]
