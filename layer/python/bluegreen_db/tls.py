@@ -132,6 +132,6 @@ def client_context(mode: TlsMode, ca_file: str | None) -> ssl.SSLContext | None:
 
 
 def has_own_tls(params: Mapping[str, Any]) -> bool:
-    """Whether connect arguments carry the caller's own TLS options (``ssl``/``ssl_*``), which then
-    replace the consumer's settings."""
-    return any(k == "ssl" or k.startswith("ssl_") for k in params)
+    """Whether connect arguments carry the caller's own TLS options (PyMySQL's ``ssl``/``ssl_*``,
+    libpq's ``sslmode``/``sslrootcert``/``sslcert``...), which then replace the consumer's settings."""
+    return any(k.startswith("ssl") for k in params)
