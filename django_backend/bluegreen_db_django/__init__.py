@@ -19,5 +19,6 @@ Not part of the Lambda layer (``layer/`` is what the layer bundles; this package
         }
     }
 
-Django's own MySQL backend does the rest; see :mod:`bluegreen_db_django.base` for what is overridden.
+Django's own MySQL or PostgreSQL backend (chosen by the URL's scheme, :mod:`bluegreen_db_django.base`)
+does the rest; :mod:`bluegreen_db_django.follow` says what is overridden.
 """
