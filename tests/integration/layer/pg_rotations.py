@@ -62,16 +62,21 @@ class PgRotations:
         return {"blue": f"pgapp{self.n}", "green": f"pgapp{self.n}_green"}
 
     def master(self) -> psycopg.Connection[Any]:
-        """The master role over verified TLS, as the rotation function logs in."""
+        """The master role over verified TLS, as the rotation function logs in (in plaintext only to
+        a server that serves no TLS)."""
+        tls = (
+            {"sslmode": "verify-full", "sslrootcert": self.pg.ca_file}
+            if self.pg.tls
+            else {"sslmode": "disable"}
+        )
         return psycopg.connect(
             host=self.pg.host,
             port=self.pg.port,
             user=MASTER_USER,
             password=self.pg.master_password,
             dbname=DATABASE,
-            sslmode="verify-full",
-            sslrootcert=self.pg.ca_file,
             autocommit=True,
+            **tls,
         )
 
     def set_password(self, color: Color, password: str) -> None:
@@ -154,10 +159,16 @@ class PgRotations:
         return flags
 
 
+def start_server(tls: bool = True) -> PostgreSQL:
+    """A PostgreSQL 15 server (SCRAM, TLS unless told) with the master as Aurora's and the test database."""
+    server = PostgreSQL(tls=tls).start()
+    server.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(DATABASE)))
+    return server
+
+
 @pytest.fixture(scope="session")
 def pg_server() -> Iterator[PostgreSQL]:
-    """One PostgreSQL 15 server (TLS, SCRAM) for the consumer tests, with the master as Aurora's."""
-    server = PostgreSQL().start()
-    server.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(DATABASE)))
+    """The session's PostgreSQL for the consumer tests (TLS with a CA made for the run)."""
+    server = start_server()
     yield server
     server.stop()
