@@ -122,14 +122,17 @@ def test_django_postgresql_refused_password_refreshes_once_and_retries(
 ) -> None:
     rot = pg_rotations
     _configure(ttl)
+    from bluegreen_db_django.follow import consumer_for
+
+    # Counted from the first read: building the wrapper reads the snapshot (its URL's scheme picks it).
+    calls = count_ssm_calls(consumer_for({"role": "writer", "ttl": 3600}).client)
     wrapper = _wrapper(3600, "pg-28p01")  # the snapshot never expires by itself
-    calls = count_ssm_calls(wrapper.bluegreen_consumer.client)
     try:
         assert _who(wrapper) == rot.users["blue"]
         wrapper.close()
         rot.rotate()  # green
         rot.rotate()  # blue gets a new password: the wrapper's snapshot is stale
         assert _who(wrapper) == rot.users["blue"]
-        assert calls["GetParameters"] == 1  # one forced refresh (the first read preceded the counter)
+        assert calls["GetParameters"] == 2  # the first read and exactly one forced refresh
     finally:
         wrapper.close()
