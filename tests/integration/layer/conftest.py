@@ -151,3 +151,53 @@ def no_password_in_pg_logs(caplog: pytest.LogCaptureFixture, pg_server: Any) -> 
     for password in passwords:
         assert password not in text
         assert password not in server_log
+
+
+@dataclass
+class Rig:
+    """One engine's stack for the test bodies that are the same for every engine: its prefix, its two
+    users, rotations (``rotate``, ``rotate_under_load``, ``last_finished``), SQL naming the user."""
+
+    engine: str
+    prefix: str
+    ssm: Any
+    users: dict[str, str]
+    who_sql: str
+    rotations: Any
+    flag: Any  # () -> the color the flag names
+    passwords: list[str] = field(default_factory=list)  # none may appear in a log record
+
+    def who(self, conn: Any) -> str:
+        """The user a DB-API connection (PyMySQL or psycopg) is logged in as."""
+        with conn.cursor() as cur:
+            cur.execute(self.who_sql)
+            row = cur.fetchone()
+        return str(row[0])
+
+
+@pytest.fixture(params=["mysql", "postgresql"])
+def rig(request: pytest.FixtureRequest, caplog: pytest.LogCaptureFixture) -> Iterator[Rig]:
+    """The same test body against MariaDB (real rotations through the handler, the first one adopting
+    the secret) and PostgreSQL 15 (rotations played, :mod:`.pg_rotations`)."""
+    caplog.set_level("DEBUG", logger="bluegreen_db")
+    if request.param == "mysql":
+        stack = request.getfixturevalue("layer_stack")
+        rotator = request.getfixturevalue("rotator")
+        rotator.rotate()  # adoption: the first rotation creates green and the mirror
+        user = stack.app.username
+        rig = Rig(
+            "mysql",
+            stack.prefix,
+            stack.ssm,
+            {"blue": user, "green": f"{user}_green"},
+            "SELECT SUBSTRING_INDEX(CURRENT_USER(), '@', 1)",
+            rotator,
+            rotator.flag,
+        )
+    else:
+        rot = request.getfixturevalue("pg_rotations")
+        rig = Rig("postgresql", rot.prefix, rot.ssm, rot.users, "SELECT current_user", rot, lambda: rot.color)
+    yield rig
+    text = "\n".join(r.getMessage() for r in caplog.records)
+    for password in rig.passwords:
+        assert password not in text

@@ -1,12 +1,13 @@
 """The layer's consumers with PostgreSQL URLs against a real PostgreSQL 15 (TLS ``verify-full`` against
 the server's CA, SCRAM) and moto's Parameter Store: ``connect()``, the SQLAlchemy engine, the asyncio
 consumer and engine, through rotations played at the database and Parameter Store level
-(:mod:`tests.integration.layer.pg_rotations`), and the refused-login rule (SQLSTATE 28P01)."""
+(:mod:`tests.integration.layer.pg_rotations`), and the refused-login rule (SQLSTATE 28P01). The
+bodies every engine shares run for both through the ``rig`` fixture (``test_consumer_rotations``,
+``test_consumer_runtimes``)."""
 
 from __future__ import annotations
 
 import asyncio
-import threading
 import time
 from typing import Any
 
@@ -37,50 +38,6 @@ async def _who_async(consumer: AsyncBlueGreenConsumer, role: str = "writer") -> 
         return str(row[0])
     finally:
         await conn.close()
-
-
-@pytest.mark.slow
-def test_pg_connect_keeps_working_through_three_rotations(
-    pg_rotations: PgRotations, no_password_in_pg_logs: list[str], count_ssm_calls: Any, ttl: float
-) -> None:
-    rot = pg_rotations
-    consumer = BlueGreenConsumer(rot.prefix, ttl=ttl)
-    calls = count_ssm_calls(consumer.client)
-    no_password_in_pg_logs.extend(rot.passwords.values())
-    seen: list[tuple[float, str, str]] = []  # (time, role, user)
-    errors: list[BaseException] = []
-    stop = threading.Event()
-
-    def work(role: str) -> None:
-        while not stop.is_set():
-            try:
-                with consumer.connect(role) as conn:  # a fresh connection per operation, Lambda-style
-                    assert conn.pgconn.ssl_in_use
-                    seen.append((time.monotonic(), role, _who(conn)))
-            except Exception as exc:
-                errors.append(exc)
-            time.sleep(0.01)
-
-    threads = [threading.Thread(target=work, args=(role,)) for role in ("writer", "reader") for _ in range(3)]
-    for t in threads:
-        t.start()
-    try:
-        flags = rot.rotate_under_load(no_password_in_pg_logs, settle=ttl * 2.5)
-    finally:
-        stop.set()
-        for t in threads:
-            t.join(timeout=30)
-
-    assert errors == []
-    assert flags == ["green", "blue", "green"]
-    assert {user for _, _, user in seen} == set(rot.users.values())
-    last_flip = rot.last_finished
-    assert last_flip is not None
-    late = {user for ts, _, user in seen if ts > last_flip + ttl * 2 + 0.1}
-    assert late == {rot.users["green"]}, "after a ttl every worker uses the flag's color"
-    assert calls["GetParameters"] == consumer.refreshes
-    assert calls["GetParameter"] == 0
-    assert consumer.refreshes < len(seen) / 5
 
 
 def test_pg_refused_password_refreshes_once_and_succeeds(
