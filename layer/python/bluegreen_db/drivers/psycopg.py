@@ -6,9 +6,10 @@ TLS: the layer's four modes are libpq ``sslmode`` values of the same name. libpq
 naming them is refused. The verifying modes get ``sslrootcert`` = the CA file
 (``BLUEGREEN_DB_TLS_CA_FILE``, or a URL's ``?sslrootcert=``), else libpq's ``system`` (the system
 bundle, which libpq accepts for ``verify-full`` only, so ``verify-ca`` takes Python's default CA
-file). ``require`` gets no root certificate: libpq would then verify against a stray
-``~/.postgresql/root.crt`` and refuse a server the mode means to accept. Every connection that should
-be encrypted is checked (``pgconn.ssl_in_use``) and closed if it is not, whatever libpq said.
+file). ``require`` gets no ``sslrootcert``, even with a CA file set: given one, libpq verifies the
+chain (``require`` then behaves as ``verify-ca``), which is not what the mode means. Every connection
+that should be encrypted is checked (``pgconn.ssl_in_use``) and closed if it is not, whatever libpq
+said.
 
 Why the mapping is written here again rather than imported from the rotation function's PostgreSQL
 engine: the layer ships alone (no ``bluegreen_rotation`` in a consumer's Lambda) and must stay
