@@ -8,7 +8,7 @@ Not part of the Lambda layer (``layer/`` is what the layer bundles; this package
             "ENGINE": "bluegreen_db_django",
             "NAME": "",  # the URL's database is used; set NAME to override it
             "CONN_MAX_AGE": 60,
-            "OPTIONS": {},  # as for django.db.backends.mysql (an "ssl" here replaces the TLS settings)
+            "OPTIONS": {},  # as for Django's backend (its "ssl"/"sslmode" replace the TLS settings)
             "BLUEGREEN": {  # all optional
                 "prefix": "/db/prod",  # default PARAMETER_PREFIX, else /db/{ENV}
                 "role": "writer",  # or "reader"
@@ -19,5 +19,6 @@ Not part of the Lambda layer (``layer/`` is what the layer bundles; this package
         }
     }
 
-Django's own MySQL backend does the rest; see :mod:`bluegreen_db_django.base` for what is overridden.
+Django's own MySQL or PostgreSQL backend (chosen by the URL's scheme, :mod:`bluegreen_db_django.base`)
+does the rest; :mod:`bluegreen_db_django.follow` says what is overridden.
 """

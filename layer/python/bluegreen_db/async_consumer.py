@@ -11,8 +11,9 @@ snapshot, same TTL, same single ``GetParameters`` call, shareable with sync code
   :meth:`BlueGreenConsumer.refresh_after_denied` does (rate-limited) and the connection is retried.
 
 Connections come from the asyncio driver the URL's scheme names (:func:`bluegreen_db.drivers.
-async_driver_for`); for MySQL URLs that driver refuses a server without TLS before authenticating
-when TLS is required.
+async_driver_for`): for MySQL URLs aiomysql, refusing a server without TLS before authenticating
+when TLS is required; for PostgreSQL URLs psycopg 3's ``AsyncConnection`` with libpq's ``sslmode``,
+checked to be encrypted.
 """
 
 from __future__ import annotations

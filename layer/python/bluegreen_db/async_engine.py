@@ -14,7 +14,9 @@ engine's listener calls the consumer from the event loop's thread, and ``create_
 TLS: the consumer's settings (default ``verify-full``), as the asyncio driver of the URL's scheme
 gives them to SQLAlchemy (``sqlalchemy_params``: for MySQL an ``SSLContext`` and a connection factory
 that refuses a server without TLS before authenticating, where aiomysql alone would continue in
-plaintext).
+plaintext; for PostgreSQL libpq's ``sslmode`` and a factory around ``psycopg.AsyncConnection`` that
+bounds the connect and refuses a connection left unencrypted). PostgreSQL URLs use psycopg 3's own
+asyncio connection through SQLAlchemy's ``postgresql+psycopg`` async dialect (no asyncpg).
 
 No ``drain_interval`` here: a thread cannot check connections out of an asyncio pool. Idle
 connections of the old color are replaced at their next checkout and bounded by ``pool_recycle``.
@@ -81,8 +83,9 @@ async def create_async_engine(
 
     A coroutine: the first snapshot is read without blocking the loop. ``consumer`` may be async or
     sync (wrapped); default one for ``prefix``, else the process-wide default consumer. ``drivername``
-    defaults to the asyncio driver of the URL's scheme (``mysql+aiomysql``). ``kwargs`` go to
-    :func:`sqlalchemy.ext.asyncio.create_async_engine`. The engine's URL never holds a password.
+    defaults to the asyncio driver of the URL's scheme (``mysql+aiomysql``, ``postgresql+psycopg``).
+    ``kwargs`` go to :func:`sqlalchemy.ext.asyncio.create_async_engine`. The engine's URL never holds
+    a password.
     """
     if isinstance(consumer, AsyncBlueGreenConsumer):
         source = consumer

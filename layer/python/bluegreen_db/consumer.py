@@ -316,9 +316,10 @@ class BlueGreenConsumer:
         """A connection as the current color's user, over TLS unless the settings disable it.
 
         The driver is the one the URL's scheme names (:mod:`bluegreen_db.drivers`; ``mysql+pymysql``
-        gives a PyMySQL connection). When the database refuses the login, the snapshot is refreshed
-        (see :meth:`refresh_after_denied`) and the connection retried if Parameter Store holds
-        different credentials; otherwise the original error is raised. ``kwargs`` go to the driver's
+        gives a PyMySQL connection, ``postgresql+psycopg`` a psycopg 3 one). When the database
+        refuses the login, the snapshot is refreshed (see :meth:`refresh_after_denied`) and the
+        connection retried if Parameter Store holds different credentials; otherwise the original
+        error is raised. ``kwargs`` go to the driver's
         ``connect`` (over ``connect_kwargs``).
         """
         role = check_role(role)

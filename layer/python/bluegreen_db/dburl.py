@@ -19,6 +19,9 @@ from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
 from bluegreen_db.tls import TlsMode, parse_tls_mode
 
 REDACTED = "***"
+# A URL written by hand may leave the port out: the engine's default, by the scheme's dialect part.
+_DEFAULT_PORTS = {"postgresql": 5432, "postgres": 5432}
+_DEFAULT_PORT = 3306
 _MODE_KEYS = ("ssl_mode", "sslmode", "tls_mode")
 _CA_KEYS = ("ssl_ca", "sslrootcert", "tls_ca_file")
 
@@ -74,7 +77,7 @@ def parse_url(url: str) -> DbUrl:
     if not parts.scheme or parts.username is None or parts.password is None or not parts.hostname:
         raise ValueError("database URL is malformed (expected scheme://user:password@host:port/db)")
     try:
-        port = parts.port or 3306
+        port = parts.port or _DEFAULT_PORTS.get(parts.scheme.partition("+")[0], _DEFAULT_PORT)
     except ValueError as exc:
         raise ValueError("database URL has an invalid port") from exc
     tls_mode, ca_file = _tls_options(parts.query)

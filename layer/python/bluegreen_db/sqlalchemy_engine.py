@@ -8,8 +8,9 @@ only this module imports it, so Lambdas using :mod:`bluegreen_db.consumer` never
 
 What happens to connections at a flip:
 
-* connections checked out when the flag moves keep working (MySQL keeps a session alive when its
-  user's password changes, and the rotation does not touch the old color within its grace period);
+* connections checked out when the flag moves keep working (MySQL and PostgreSQL keep a session alive
+  when its user's password changes, and the rotation does not touch the old color within its grace
+  period);
 * with ``replace_on_flip`` (default), a pooled connection of the old color is replaced when it is next
   checked out, so the old color's sessions drain as soon as the server is busy, well inside the grace
   period (the rotation refuses, under ``ACTIVE_SESSION_POLICY=fail``, to change the password of a user
@@ -22,9 +23,11 @@ snapshot (bypassing the TTL, rate-limited as in :meth:`BlueGreenConsumer.refresh
 retried with the refreshed credentials, as :meth:`BlueGreenConsumer.connect` does.
 
 TLS follows the consumer's settings (:mod:`bluegreen_db.tls`, default ``verify-full``) for every
-SQLAlchemy driver :mod:`bluegreen_db.drivers` knows (``mysql+pymysql``): every new connection gets the
-consumer's ``SSLContext`` and is checked to be encrypted. ``connect_args`` holding ``ssl``/``ssl_*``
-replace them; another driver needs them (or TLS mode ``disable``).
+SQLAlchemy driver :mod:`bluegreen_db.drivers` knows (``mysql+pymysql``, ``postgresql+psycopg``): every
+new connection gets the driver's TLS arguments (PyMySQL an ``SSLContext``, libpq an ``sslmode``) and
+is checked to be encrypted. ``connect_args`` holding ``ssl``/``ssl*`` options replace them; another
+driver needs them (or TLS mode ``disable``). A URL scheme naming no driver (``postgres``) gets the
+layer's driver for it (:func:`bluegreen_db.drivers.sqlalchemy_drivername`).
 
 Forked workers (gunicorn ``--preload``, Celery prefork, ``multiprocessing``): in every child,
 ``os.register_at_fork`` applies SQLAlchemy's own rule to each engine made here,
@@ -49,7 +52,7 @@ from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
 
 from bluegreen_db.consumer import BlueGreenConsumer, default_consumer, retry_snapshot
 from bluegreen_db.dburl import DbUrl
-from bluegreen_db.drivers import Driver, driver_for
+from bluegreen_db.drivers import Driver, driver_for, sqlalchemy_drivername
 from bluegreen_db.errors import UnsupportedSchemeError
 from bluegreen_db.naming import Color, Role
 from bluegreen_db.snapshot import Snapshot
@@ -62,7 +65,18 @@ COLOR_INFO_KEY = "bluegreen_color"
 DEFAULT_POOL_RECYCLE = 300
 
 # The connect() arguments a URL decides; everything else (connect_args, TLS, charset) is left alone.
-_URL_KEYS = ("host", "port", "user", "username", "password", "passwd", "database", "db", "unix_socket")
+_URL_KEYS = (
+    "host",
+    "port",
+    "user",
+    "username",
+    "password",
+    "passwd",
+    "database",
+    "db",
+    "dbname",
+    "unix_socket",
+)
 
 
 def _sa_url(url: DbUrl, drivername: str | None) -> URL:
@@ -118,8 +132,10 @@ class _SyncSource:
         if has_own_tls(params):
             return dialect.connect(*cargs, **params)
         tls = self.consumer.tls_for(url)
-        conn = dialect.connect(*cargs, **tls_params(tls, params, self.driver))
         known = known_driver(self.driver)
+        if known is not None:
+            params = {**known.CONNECT_DEFAULTS, **params}
+        conn = dialect.connect(*cargs, **tls_params(tls, params, self.driver))
         if known is not None:
             known.ensure_encrypted(conn, tls, f"{url.host}:{url.port}")
         return conn
@@ -196,7 +212,8 @@ def create_engine(
     :param consumer: the snapshot source; default a consumer for ``prefix`` if given, else the
         process-wide :func:`~bluegreen_db.consumer.default_consumer`. Share one consumer between a
         server's writer and reader engines: one Parameter Store call per TTL serves both.
-    :param drivername: SQLAlchemy driver to use instead of the URL's scheme (``mysql+pymysql``).
+    :param drivername: SQLAlchemy driver to use instead of the URL's scheme (``mysql+pymysql``,
+        ``postgresql+psycopg``; a scheme naming no driver gets the layer's, ``postgres`` psycopg 3).
     :param replace_on_flip: once the flag has moved, close connections of the old color when they are
         returned to the pool and replace idle ones at their next checkout (connections in use are
         never touched).
@@ -213,7 +230,7 @@ def create_engine(
         consumer if consumer is not None else (BlueGreenConsumer(prefix) if prefix else default_consumer())
     )
     first = source.current()
-    initial = _sa_url(first.url(role), drivername)
+    initial = _sa_url(first.url(role), drivername or sqlalchemy_drivername(first.url(role).scheme))
     # URL.set() ignores None, so build the password-less URL explicitly.
     passwordless = URL.create(
         initial.drivername,

@@ -22,10 +22,11 @@ signed by the RDS CAs, which the system bundle lacks: set ``BLUEGREEN_DB_TLS_CA_
 bundle (https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/UsingWithRDS.SSL.html), for
 example shipped in the layer at ``/opt/certs/global-bundle.pem`` (docs/deploy.md).
 
-Never plaintext by surprise: every mode but ``disable`` gives the driver an ``SSLContext``, and each
-driver module (:mod:`bluegreen_db.drivers`) makes sure the connection it returns is encrypted: the
-sync driver checks the socket of every new connection, the asyncio one refuses a server without TLS
-before authenticating.
+Never plaintext by surprise: every mode but ``disable`` gives the driver an ``SSLContext`` (PyMySQL,
+aiomysql) or the libpq ``sslmode`` of the same name (psycopg, never ``prefer``/``allow``), and each
+driver module (:mod:`bluegreen_db.drivers`) makes sure the connection it returns is encrypted:
+PyMySQL's socket or libpq's ``ssl_in_use`` is checked on every new connection, and aiomysql refuses
+a server without TLS before authenticating.
 """
 
 from __future__ import annotations
@@ -132,6 +133,6 @@ def client_context(mode: TlsMode, ca_file: str | None) -> ssl.SSLContext | None:
 
 
 def has_own_tls(params: Mapping[str, Any]) -> bool:
-    """Whether connect arguments carry the caller's own TLS options (``ssl``/``ssl_*``), which then
-    replace the consumer's settings."""
-    return any(k == "ssl" or k.startswith("ssl_") for k in params)
+    """Whether connect arguments carry the caller's own TLS options (PyMySQL's ``ssl``/``ssl_*``,
+    libpq's ``sslmode``/``sslrootcert``/``sslcert``...), which then replace the consumer's settings."""
+    return any(k.startswith("ssl") for k in params)

@@ -41,9 +41,20 @@ class AsyncLoad:
     ``ticks_during_refreshes`` would show it.
     """
 
-    def __init__(self, consumer: AsyncBlueGreenConsumer, workers: int = 4) -> None:
+    def __init__(
+        self,
+        consumer: AsyncBlueGreenConsumer,
+        workers: int = 4,
+        *,
+        who_sql: str = WHO_SQL,
+        direct: Callable[[AsyncBlueGreenConsumer], Awaitable[str]] | None = None,
+    ) -> None:
+        """``who_sql`` names the logged-in user in the engine's SQL; ``direct`` is the direct-connect
+        worker's operation (default: :func:`who` as the reader)."""
         self.consumer = consumer
         self.workers = workers
+        self.who_sql = who_sql
+        self.direct = direct or (lambda c: who(c, "reader"))
         self.seen: list[tuple[float, str, str]] = []  # (time, path, user)
         self.errors: list[str] = []
         self.ticks = 0
@@ -71,10 +82,10 @@ class AsyncLoad:
 
         async def pooled() -> str:
             async with engine.connect() as conn:
-                return str(await conn.scalar(text(WHO_SQL)))
+                return str(await conn.scalar(text(self.who_sql)))
 
         tasks = [
-            asyncio.create_task(self._loop("direct", lambda: who(self.consumer, "reader")))
+            asyncio.create_task(self._loop("direct", lambda: self.direct(self.consumer)))
             for _ in range(self.workers)
         ]
         tasks += [asyncio.create_task(self._loop("pooled", pooled)) for _ in range(self.workers)]

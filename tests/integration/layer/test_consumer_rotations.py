@@ -1,4 +1,5 @@
-"""The layer's consumer against the real stack: real rotations, real MariaDB, moto's Parameter Store."""
+"""The layer's consumer against the real stack: real rotations, real MariaDB, moto's Parameter Store
+(and, for the bodies the engines share, ``rig``: PostgreSQL 15 too)."""
 
 from __future__ import annotations
 
@@ -22,14 +23,10 @@ def _current_user(conn: pymysql.connections.Connection) -> str:
 
 
 @pytest.mark.slow
-def test_consumer_keeps_working_through_three_rotations(
-    layer_stack, rotator, no_password_in_logs, count_ssm_calls, ttl
-):
-    stack = layer_stack
-    assert rotator.rotate() == "green"  # adoption: the first rotation creates green and the mirror
-    consumer = BlueGreenConsumer(stack.prefix, ttl=ttl)
+def test_consumer_keeps_working_through_three_rotations(rig, count_ssm_calls, ttl):
+    consumer = BlueGreenConsumer(rig.prefix, ttl=ttl)
     calls = count_ssm_calls(consumer.client)
-    users = {"blue": stack.app.username, "green": f"{stack.app.username}_green"}
+    start = rig.flag()
 
     seen: list[tuple[float, str, str]] = []  # (time, role, user)
     errors: list[BaseException] = []
@@ -39,7 +36,7 @@ def test_consumer_keeps_working_through_three_rotations(
         while not stop.is_set():
             try:
                 with consumer.connect(role) as conn:  # a fresh connection per operation, Lambda-style
-                    seen.append((time.monotonic(), role, _current_user(conn)))
+                    seen.append((time.monotonic(), role, rig.who(conn)))
             except Exception as exc:
                 errors.append(exc)
             time.sleep(0.01)
@@ -48,19 +45,20 @@ def test_consumer_keeps_working_through_three_rotations(
     for t in threads:
         t.start()
     try:
-        flags = rotator.rotate_under_load(no_password_in_logs, settle=ttl * 2.5)
+        flags = rig.rotations.rotate_under_load(rig.passwords, settle=ttl * 2.5)
     finally:
         stop.set()
         for t in threads:
             t.join(timeout=30)
 
     assert errors == []
-    assert flags == ["blue", "green", "blue"]
-    assert {user for _, _, user in seen} == set(users.values())
-    last_flip = rotator.last_finished
+    other = "blue" if start == "green" else "green"
+    assert flags == [other, start, other]
+    assert {user for _, _, user in seen} == set(rig.users.values())
+    last_flip = rig.rotations.last_finished
     assert last_flip is not None
     late = {user for ts, _, user in seen if ts > last_flip + ttl * 2 + 0.1}
-    assert late == {users["blue"]}, "after a ttl every worker uses the flag's color"
+    assert late == {rig.users[other]}, "after a ttl every worker uses the flag's color"
     # One GetParameters per refresh, never a GetParameter; about one refresh per ttl, not per operation.
     assert calls["GetParameters"] == consumer.refreshes
     assert calls["GetParameter"] == 0

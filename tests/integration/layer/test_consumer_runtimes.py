@@ -1,7 +1,7 @@
 """The consumer in real server runtimes: forked workers, a hung Parameter Store, access-denied storms.
 
 Real parts only: moto's server (keep-alive HTTP/1.1, as werkzeug's threaded server speaks it), real
-MariaDB, real rotations, ``os.fork``. A hung Parameter Store is a GetParameters held on an Event by a
+MariaDB, real rotations, ``os.fork``; the bodies every engine shares run on PostgreSQL 15 too (``rig``). A hung Parameter Store is a GetParameters held on an Event by a
 botocore ``before-send`` hook (``hold_get_parameters``); let go, the call goes on to moto. Who waits
 behind it is proved by ordering: a caller that returns while the call is still held did not wait.
 """
@@ -17,12 +17,12 @@ from collections.abc import Callable
 from typing import Any
 
 import boto3
-import pymysql
 import pytest
 from botocore.config import Config
 
 from bluegreen_db.consumer import BlueGreenConsumer
 from bluegreen_db.dburl import parse_url
+from bluegreen_db.drivers import driver_for
 from bluegreen_db.errors import RefreshTimeoutError
 from tests.integration.layer.held_calls import HOLD_LIMIT, HeldGetParameters
 
@@ -175,22 +175,20 @@ def test_forked_children_refresh_through_a_keep_alive_endpoint_without_false_err
     assert failed_runs == []
 
 
-def test_a_forked_child_restarts_the_drain_thread_and_uses_its_own_pool(layer_stack, rotator):
+def test_a_forked_child_restarts_the_drain_thread_and_uses_its_own_pool(rig):
     from sqlalchemy import text
 
     from bluegreen_db.sqlalchemy_engine import create_engine
 
-    stack = layer_stack
-    rotator.rotate()
-    consumer = BlueGreenConsumer(stack.prefix, ttl=1)
+    consumer = BlueGreenConsumer(rig.prefix, ttl=1)
     engine = create_engine("writer", consumer=consumer, pool_size=2, drain_interval=0.2)
     with engine.connect() as conn:
-        parent_user = conn.scalar(text("SELECT CURRENT_USER()"))
+        parent_user = conn.scalar(text(rig.who_sql))
 
     def child(_: int) -> dict[str, Any]:
         drainers = [t.name for t in threading.enumerate() if t.name.startswith("bluegreen-drain")]
         with engine.connect() as conn:
-            user = conn.scalar(text("SELECT CURRENT_USER()"))
+            user = conn.scalar(text(rig.who_sql))
         return {"drainers": drainers, "user": user, "pool_checked_in": engine.pool.checkedin()}
 
     (result,) = in_children(1, child, timeout=20)
@@ -277,30 +275,27 @@ def test_nobody_waits_behind_a_hung_refresh_and_the_refresher_only_until_its_tim
 # -- access denied -----------------------------------------------------------------------------------
 
 
-def test_twenty_access_denied_connects_make_at_most_three_get_parameters(
-    layer_stack, rotator, count_ssm_calls
-):
-    stack = layer_stack
-    flag = rotator.rotate()
-    name = f"{stack.prefix}/{flag}/writer-db-url"
-    good = parse_url(stack.ssm.get_parameter(Name=name, WithDecryption=True)["Parameter"]["Value"])
+def test_twenty_access_denied_connects_make_at_most_three_get_parameters(rig, count_ssm_calls):
+    name = f"{rig.prefix}/{rig.flag()}/writer-db-url"
+    good = parse_url(rig.ssm.get_parameter(Name=name, WithDecryption=True)["Parameter"]["Value"])
     wrong = good.__class__(**{**good.__dict__, "password": "not-the-password-1"}).render()
-    stack.ssm.put_parameter(Name=name, Value=wrong, Type="SecureString", Overwrite=True)
+    rig.ssm.put_parameter(Name=name, Value=wrong, Type="SecureString", Overwrite=True)
+    driver = driver_for(good)  # 1045 for MySQL, 28P01 for PostgreSQL
 
-    consumer = BlueGreenConsumer(stack.prefix, ttl=3600)
+    consumer = BlueGreenConsumer(rig.prefix, ttl=3600)
     calls = count_ssm_calls(consumer.client)
     denied = 0
     for _ in range(10):  # ten in a row...
-        with pytest.raises(pymysql.err.OperationalError) as err:
+        with pytest.raises(Exception) as err:
             consumer.connect()
-        denied += err.value.args[0] == 1045
+        denied += driver.is_login_denied(err.value)
 
     def storm() -> None:  # ...and ten at once
         nonlocal denied
         try:
             consumer.connect()
-        except pymysql.err.OperationalError as exc:
-            denied += exc.args[0] == 1045
+        except Exception as exc:
+            denied += driver.is_login_denied(exc)
 
     threads = [threading.Thread(target=storm) for _ in range(10)]
     for t in threads:

@@ -107,11 +107,13 @@ def test_django_access_denied_refreshes_once_and_retries(layer_stack, rotator, t
     from django.db import connections
 
     from bluegreen_db_django.base import DatabaseWrapper
+    from bluegreen_db_django.follow import consumer_for
 
     settings_dict = {**connections.settings["default"], "CONN_MAX_AGE": 0}
     settings_dict["BLUEGREEN"] = {"role": "writer", "ttl": 3600}  # the snapshot never expires by itself
+    # Counted from the first read: building the wrapper reads the snapshot (its URL's scheme picks it).
+    calls = count_ssm_calls(consumer_for(settings_dict["BLUEGREEN"]).client)
     wrapper = DatabaseWrapper(settings_dict, alias="bluegreen-1045")
-    calls = count_ssm_calls(wrapper.bluegreen_consumer.client)
 
     def who() -> str:
         with wrapper.cursor() as cur:

@@ -11,7 +11,8 @@ import pytest
 
 pytest.importorskip("django")
 
-from bluegreen_db_django import base
+from bluegreen_db_django import follow
+from bluegreen_db_django import mysql as base
 from tests.unit.layer.fakes import BLUE_PW, GREEN_PW, PREFIX, make, parameters
 
 
@@ -157,10 +158,10 @@ def test_a_flag_read_failure_keeps_the_connection(monkeypatch, caplog):
 
 
 def test_one_consumer_per_distinct_setting(monkeypatch):
-    monkeypatch.setattr(base, "_consumers", {})
-    a = base.consumer_for({"prefix": PREFIX, "ttl": 5})
-    assert base.consumer_for({"prefix": PREFIX, "ttl": 5}) is a
-    assert base.consumer_for({"prefix": PREFIX, "ttl": 6}) is not a
+    monkeypatch.setattr(follow, "_consumers", {})
+    a = follow.consumer_for({"prefix": PREFIX, "ttl": 5})
+    assert follow.consumer_for({"prefix": PREFIX, "ttl": 5}) is a
+    assert follow.consumer_for({"prefix": PREFIX, "ttl": 6}) is not a
     assert a.ttl == 5 and a.names.prefix == PREFIX
 
 

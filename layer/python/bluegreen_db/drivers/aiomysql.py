@@ -11,6 +11,7 @@ aiomysql falls back to plaintext when the server offers no TLS, whatever ``ssl``
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from bluegreen_db.dburl import DbUrl
@@ -21,9 +22,17 @@ from bluegreen_db.tls import TlsSettings
 if TYPE_CHECKING:
     import ssl
 
-__all__ = ["SQLALCHEMY_DRIVERNAME", "connect", "is_login_denied", "sqlalchemy_params", "tls_checked_connect"]
+__all__ = [
+    "CONNECT_DEFAULTS",
+    "SQLALCHEMY_DRIVERNAME",
+    "connect",
+    "is_login_denied",
+    "sqlalchemy_params",
+    "tls_checked_connect",
+]
 
 SQLALCHEMY_DRIVERNAME = "mysql+aiomysql"
+CONNECT_DEFAULTS: Mapping[str, Any] = {}  # aiomysql bounds a connect itself (connect_timeout)
 CLIENT_SSL = 2048  # PyMySQL's constants.CLIENT.SSL: the server offers TLS
 
 _connection_class: type[Any] | None = None

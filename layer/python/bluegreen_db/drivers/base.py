@@ -1,6 +1,6 @@
 """What the consumers need from a database driver, sync and async.
 
-A driver module (``drivers/pymysql.py``, ``drivers/aiomysql.py``...) implements one of these protocols
+A driver module (``drivers/pymysql.py``, ``drivers/psycopg.py``...) implements one of these protocols
 with module-level functions; :mod:`bluegreen_db.drivers` picks it by the URL's scheme. Nothing outside
 ``drivers/`` imports a driver package or knows its error codes: the consumer, the SQLAlchemy engines
 and the Django backend ask the driver whether the database refused the login.
@@ -8,6 +8,7 @@ and the Django backend ask the driver whether the database refused the login.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Protocol
 
 from bluegreen_db.dburl import DbUrl
@@ -19,6 +20,8 @@ class Driver(Protocol):
 
     #: The SQLAlchemy ``drivername`` that uses this driver.
     SQLALCHEMY_DRIVERNAME: str
+    #: Connect arguments every connection gets unless the caller sets them (a bounded connect).
+    CONNECT_DEFAULTS: Mapping[str, Any]
 
     def connect(self, url: DbUrl, tls: TlsSettings, **params: Any) -> Any:
         """A connection as ``url``'s user, with ``tls`` unless ``params`` carry their own TLS options."""
@@ -42,6 +45,7 @@ class AsyncDriver(Protocol):
     """An asyncio driver."""
 
     SQLALCHEMY_DRIVERNAME: str
+    CONNECT_DEFAULTS: Mapping[str, Any]
 
     async def connect(self, url: DbUrl, tls: TlsSettings, **params: Any) -> Any:
         """A connection as ``url``'s user, with ``tls`` unless ``params`` carry their own ``ssl``."""

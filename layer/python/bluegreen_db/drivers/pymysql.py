@@ -8,6 +8,7 @@ again. ``disable`` sets ``ssl_disabled`` so PyMySQL does not even try.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from bluegreen_db.dburl import DbUrl
@@ -18,6 +19,7 @@ if TYPE_CHECKING:
     from pymysql.connections import Connection
 
 SQLALCHEMY_DRIVERNAME = "mysql+pymysql"
+CONNECT_DEFAULTS: Mapping[str, Any] = {}  # PyMySQL bounds a connect itself (connect_timeout 10 s)
 ER_ACCESS_DENIED_ERROR = 1045  # MySQL: wrong user or password (also what MySQLdb raises)
 
 
