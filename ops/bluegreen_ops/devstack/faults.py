@@ -173,7 +173,7 @@ def _handler_for(proxy: ThrottlingProxy) -> type[BaseHTTPRequestHandler]:
         protocol_version = "HTTP/1.1"  # keep-alive, as botocore's pooled connections expect
         upstream: http.client.HTTPConnection | None = None
 
-        def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+        def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
             if not proxy.admit(self.headers.get("X-Amz-Target")):
                 self._reply(THROTTLE_STATUS, [("Content-Type", "application/x-amz-json-1.1")], THROTTLE_BODY)
@@ -204,7 +204,7 @@ def _handler_for(proxy: ThrottlingProxy) -> type[BaseHTTPRequestHandler]:
             if self.upstream is not None:
                 self.upstream.close()
 
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - http.server's signature
+        def log_message(self, format: str, *args: Any) -> None:
             pass  # the benchmark reports counts; a line per request would drown them
 
     return Handler

@@ -121,5 +121,7 @@ def list_fleet(sm: SecretsManagerClient, selector: FleetSelector) -> list[FleetM
         if selector.matches(e)
     ]
     if not members:
-        raise OperationError(f"no secret is {selector.describe()} in this account and region", code="not-found")
+        raise OperationError(
+            f"no secret is {selector.describe()} in this account and region", code="not-found"
+        )
     return sorted(members, key=lambda m: (m.name, m.arn))
