@@ -14,6 +14,7 @@ import socket
 import threading
 import time
 import uuid
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -120,6 +121,14 @@ class TokenBucket:
             return False
 
 
+@dataclass
+class CallOutcome:
+    """One SDK call of the throttled operation: its throttled attempts, and whether one got through."""
+
+    throttled: int = 0
+    succeeded: bool = False
+
+
 class ThrottlingProxy:
     """An HTTP proxy in front of moto's server that throttles one SSM operation above a rate.
 
@@ -127,15 +136,20 @@ class ThrottlingProxy:
     ``operation`` (``X-Amz-Target: AmazonSSM.<operation>``) beyond ``rate`` per second get what AWS
     sends over the quota: HTTP 400 with ``{"__type": "ThrottlingException", "message": "Rate
     exceeded"}``; every other request, and the ones within the rate, are forwarded unchanged.
-    ``accepted`` and ``throttled`` count the operation's requests of each kind.
+    ``accepted`` and ``throttled`` count the operation's requests of each kind; :meth:`calls` tells,
+    per SDK call (botocore's ``amz-sdk-invocation-id``, the same on every retry of one call), how
+    many of its attempts were throttled and whether one got through.
+
+    ``rate=None`` throttles nothing and only counts: the unthrottled baseline of the same run.
     """
 
-    def __init__(self, target_port: int, *, rate: float, operation: str = "PutParameter") -> None:
+    def __init__(self, target_port: int, *, rate: float | None, operation: str = "PutParameter") -> None:
         self.target_port = target_port
         self.target = f"AmazonSSM.{operation}"
-        self.bucket = TokenBucket(rate)
+        self.bucket = TokenBucket(rate) if rate is not None else None
         self.accepted = 0
         self.throttled = 0
+        self._calls: dict[str, CallOutcome] = {}
         self._count_lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
         self._server.daemon_threads = True
@@ -146,21 +160,33 @@ class ThrottlingProxy:
     def endpoint(self) -> str:
         return f"http://127.0.0.1:{self._server.server_address[1]}"
 
-    def admit(self, target: str | None) -> bool:
-        """Whether a request goes through; counts the throttled operation's requests."""
+    def limit(self, rate: float | None) -> None:
+        """From now on, ``rate`` requests per second (None: no limit); the counts start again."""
+        with self._count_lock:
+            self.bucket = TokenBucket(rate) if rate is not None else None
+            self.accepted = self.throttled = 0
+            self._calls = {}
+
+    def admit(self, target: str | None, invocation: str | None = None) -> bool:
+        """Whether a request goes through; counts the throttled operation's requests and calls."""
         if target != self.target:
             return True
-        admitted = self.bucket.take()
         with self._count_lock:
+            bucket = self.bucket
+        admitted = bucket.take() if bucket is not None else True
+        with self._count_lock:
+            call = self._calls.setdefault(invocation or str(uuid.uuid4()), CallOutcome())
             if admitted:
                 self.accepted += 1
+                call.succeeded = True
             else:
                 self.throttled += 1
+                call.throttled += 1
         return admitted
 
-    def reset_counts(self) -> None:
+    def calls(self) -> list[CallOutcome]:
         with self._count_lock:
-            self.accepted = self.throttled = 0
+            return [CallOutcome(c.throttled, c.succeeded) for c in self._calls.values()]
 
     def close(self) -> None:
         self._server.shutdown()
@@ -175,7 +201,7 @@ def _handler_for(proxy: ThrottlingProxy) -> type[BaseHTTPRequestHandler]:
 
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            if not proxy.admit(self.headers.get("X-Amz-Target")):
+            if not proxy.admit(self.headers.get("X-Amz-Target"), self.headers.get("amz-sdk-invocation-id")):
                 self._reply(THROTTLE_STATUS, [("Content-Type", "application/x-amz-json-1.1")], THROTTLE_BODY)
                 return
             if self.upstream is None:
