@@ -16,7 +16,9 @@ makes do not eat into it here as they would on AWS (a conservative stand-in, not
 For each N the bench seeds N secrets (each with its own database, users and ``parameterPrefix``),
 rotates them all once unthrottled to warm up (the first rotation creates each partner user), then
 measures two rounds of N rotations started together, one thread per secret, each through
-``RotationDriver`` and the real handler:
+``RotationDriver`` and the real handler. N Lambdas run in parallel; this one interpreter runs them
+slower, so a gate (``scenarios.FinishGate``) lets every rotation's finishSecret start together, as
+on AWS the N finishSecrets of one schedule land in the same moment:
 
 * the baseline: Parameter Store unthrottled (the proxy only counts);
 * throttled: :class:`~bluegreen_ops.devstack.faults.ThrottlingProxy` in front of moto's Parameter

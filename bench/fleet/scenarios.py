@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import statistics
 import threading
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 from bluegreen_ops.devstack.faults import ThrottlingProxy
 from bluegreen_ops.devstack.secrets_manager_driver import Handler, RotationDriver, RotationFailedError
@@ -23,6 +25,40 @@ def throttled_cause(exc: BaseException | None) -> bool:
         exc = exc.__cause__ or exc.__context__
         seen += 1
     return False
+
+
+GATE_TIMEOUT = 60.0  # seconds a rotation waits for the others at finishSecret before going on alone
+
+
+class FinishGate:
+    """Holds each rotation's first finishSecret until all N have reached it, then lets them go together.
+
+    N Lambdas started by one schedule run in parallel and reach finishSecret within moments of each
+    other; here one interpreter runs all N and its rotations drift apart over seconds, which would
+    spread their writes thinner than AWS sees them. The gate restores the burst: every finishSecret's
+    URL and flag writes land in the same window. A rotation that never gets there (it failed every
+    attempt) breaks the gate after ``GATE_TIMEOUT`` and the others go on.
+    """
+
+    def __init__(self, parties: int) -> None:
+        self._barrier = threading.Barrier(parties)
+        self._passed: set[str] = set()
+        self._lock = threading.Lock()
+
+    def wrap(self, handler: Handler) -> Handler:
+        def gated(event: dict[str, Any], context: Any) -> Any:
+            if event.get("Step") == "finishSecret" and self._first(str(event.get("SecretId"))):
+                with contextlib.suppress(threading.BrokenBarrierError):
+                    self._barrier.wait(GATE_TIMEOUT)
+            return handler(event, context)
+
+        return gated
+
+    def _first(self, secret_id: str) -> bool:
+        with self._lock:
+            first = secret_id not in self._passed
+            self._passed.add(secret_id)
+            return first
 
 
 @dataclass
@@ -66,7 +102,8 @@ def rotate_round(
         raise RuntimeError("rotate_round runs inside Harness.stack()")
     proxy.limit(rate)
     result = Round(label, len(arns))
-    drivers = [_driver(harness, handler, attempts, retry_delay) for _ in arns]
+    gated = FinishGate(len(arns)).wrap(handler)
+    drivers = [_driver(harness, gated, attempts, retry_delay) for _ in arns]
     durations: list[float] = [0.0] * len(arns)
     failures: list[BaseException | None] = [None] * len(arns)
     start = threading.Barrier(len(arns) + 1)
