@@ -98,14 +98,15 @@ def output_for(options: CommonOptions) -> Output:
     return out
 
 
-def build_env(options: CommonOptions, *, secret_id: str | None = None) -> tuple[Env, Output]:
+def build_env(options: CommonOptions, *, fleet: bool = False) -> tuple[Env, Output]:
     """The run of one command: this shell's settings, clients for its region/profile, masked output.
 
-    ``secret_id`` overrides ``--secret-id`` (a fleet's run, whose secrets come from a listing).
+    ``fleet``: a run over many secrets (``status --all``), named per secret from a listing, so the
+    run itself names none.
     """
     out = output_for(options)
-    secret_id = options.secret_id if secret_id is None else secret_id
-    if secret_id is None:
+    sid = "" if fleet else options.secret_id
+    if sid is None:
         raise click.UsageError("Missing option '--secret-id'.")
     try:
         settings = Settings.from_env()
@@ -113,7 +114,7 @@ def build_env(options: CommonOptions, *, secret_id: str | None = None) -> tuple[
         raise OperationError(f"bad configuration in the environment: {exc}", EXIT_USAGE) from None
     sm, ssm = make_clients(options.region, options.profile)
     env = Env(
-        secret_id=secret_id,
+        secret_id=sid,
         out=out,
         settings=settings,
         sm=sm,

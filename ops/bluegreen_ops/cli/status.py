@@ -68,7 +68,7 @@ def _status_of_fleet(options: CommonOptions, skip_db: bool, tag: str | None, fun
     if options.secret_id is not None:
         raise click.UsageError("--all lists the fleet's secrets itself: drop --secret-id")
     selector = FleetSelector(tag=parse_tag(tag) if tag else None, function=function)
-    env, out = build_env(options, secret_id="")
+    env, out = build_env(options, fleet=True)
     members = list_fleet(env.sm, selector)
     out.progress(f"{len(members)} secret(s) {selector.describe()}")
     fleet = inspect_fleet(
