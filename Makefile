@@ -82,6 +82,7 @@ test: deps lint typecheck template
 bench: deps
 	$(BIN)/python -m bench.rotation
 	$(BIN)/python -m bench.zero_downtime
+	$(BIN)/python -m bench.fleet
 
 invoke: deps
 	$(BIN)/python -m bluegreen_ops.sam_local

@@ -18,31 +18,14 @@ from botocore.exceptions import (
 )
 
 from bluegreen_rotation.errors import RotationError
-from bluegreen_rotation.secrets_store import error_code
 
 if TYPE_CHECKING:
     pass
 from ..exit_codes import EXIT_FAILURE
-from ..operations.errors import OperationError
+from ..operations.errors import OperationError, describe_client_error
 from .render import Output
 
-# Operations whose error text AWS may fill with the request's values (a URL, a password).
-_SENSITIVE_OPERATIONS = {"PutParameter", "PutSecretValue", "GetRandomPassword"}
-
 F = TypeVar("F", bound=Callable[..., Any])
-
-
-def describe_client_error(exc: ClientError) -> str:
-    operation = getattr(exc, "operation_name", "the AWS call")
-    code = error_code(exc)
-    if operation in _SENSITIVE_OPERATIONS:
-        message = "message withheld: the request carried a credential"
-    else:
-        message = str(exc.response.get("Error", {}).get("Message", "")) or "no message"
-    hint = ""
-    if "AccessDenied" in code or code in ("UnrecognizedClientException", "ExpiredTokenException"):
-        hint = " (check the credentials and IAM permissions of the profile in use)"
-    return f"{operation} failed: {code}: {message}{hint}"
 
 
 def handle_errors(func: F) -> F:

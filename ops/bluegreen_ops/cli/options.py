@@ -28,7 +28,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 class CommonOptions:
     """The options every command takes, as the AWS CLI spells them."""
 
-    secret_id: str
+    secret_id: str | None  # None only where the command allows it (``status --all``)
     region: str | None
     profile: str | None
     parameter_prefix: str | None
@@ -37,11 +37,19 @@ class CommonOptions:
 
 def common_options(func: F) -> F:
     """The AWS CLI's conventions, on every command: passed to it as one ``options`` argument."""
+    return _with_common_options(func, secret_id_required=True)
 
+
+def common_options_secret_optional(func: F) -> F:
+    """:func:`common_options` for a command that may run without ``--secret-id`` (``status --all``)."""
+    return _with_common_options(func, secret_id_required=False)
+
+
+def _with_common_options(func: F, *, secret_id_required: bool) -> F:
     @functools.wraps(func)
     def wrapper(
         *args: Any,
-        secret_id: str,
+        secret_id: str | None,
         region: str | None,
         profile: str | None,
         parameter_prefix: str | None,
@@ -54,7 +62,8 @@ def common_options(func: F) -> F:
     decorators = [
         click.option(
             "--secret-id",
-            required=True,
+            required=secret_id_required,
+            default=None,
             metavar="ARN|NAME",
             help="The rotated secret (ARN or name), as in `aws secretsmanager`.",
         ),
@@ -89,16 +98,23 @@ def output_for(options: CommonOptions) -> Output:
     return out
 
 
-def build_env(options: CommonOptions) -> tuple[Env, Output]:
-    """The run of one command: this shell's settings, clients for its region/profile, masked output."""
+def build_env(options: CommonOptions, *, fleet: bool = False) -> tuple[Env, Output]:
+    """The run of one command: this shell's settings, clients for its region/profile, masked output.
+
+    ``fleet``: a run over many secrets (``status --all``), named per secret from a listing, so the
+    run itself names none.
+    """
     out = output_for(options)
+    sid = "" if fleet else options.secret_id
+    if sid is None:
+        raise click.UsageError("Missing option '--secret-id'.")
     try:
         settings = Settings.from_env()
     except InvalidInputError as exc:
         raise OperationError(f"bad configuration in the environment: {exc}", EXIT_USAGE) from None
     sm, ssm = make_clients(options.region, options.profile)
     env = Env(
-        secret_id=options.secret_id,
+        secret_id=sid,
         out=out,
         settings=settings,
         sm=sm,

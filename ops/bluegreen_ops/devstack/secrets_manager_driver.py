@@ -93,6 +93,9 @@ class RotationDriver:
     on_step: Callable[[StepResult], None] | None = None
     timeout_seconds: float = 60.0
     history: list[StepResult] = field(default_factory=list)
+    # The RotationLambdaARN the secret records (ListSecrets and DescribeSecret return it); no function
+    # of that name exists in the emulator, which is what lets RotateSecret stage and then stop.
+    rotation_lambda_arn: str = PLACEHOLDER_LAMBDA_ARN
 
     def start(self, secret_id: str, token: str | None = None) -> str:
         """RotateSecret's bookkeeping: refuse a concurrent rotation, stage the placeholder version."""
@@ -154,7 +157,7 @@ class RotationDriver:
             self.client.rotate_secret(
                 SecretId=secret_id,
                 ClientRequestToken=token,
-                RotationLambdaARN=PLACEHOLDER_LAMBDA_ARN,
+                RotationLambdaARN=self.rotation_lambda_arn,
                 RotationRules={"AutomaticallyAfterDays": 30},
                 RotateImmediately=rotate_immediately,
             )

@@ -8,6 +8,7 @@ an outcome or raises an :class:`~.errors.OperationError` carrying its exit code.
 * :mod:`.clients`: plain boto3 clients (``AWS_ENDPOINT_URL*`` redirect them), the function's variables;
 * :mod:`.env`: one run's clients, settings and reporter, and the names derived from the secret;
 * :mod:`.secret_reads`: DescribeSecret and versions parsed by the function's own parser;
+* :mod:`.fleet`: which secrets one rotation function rotates (ListSecrets by tag or by function);
 * :mod:`.guard_settings`: the grace and session policy the deployed function runs with;
 * :mod:`.urls`: how a mirrored URL compares with a version of the secret;
 * :mod:`.forecast`: what setSecret will say to a rotation started now (the function's guards);

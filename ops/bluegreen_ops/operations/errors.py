@@ -9,6 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from botocore.exceptions import ClientError
+
+from bluegreen_rotation.secrets_store import error_code
+
 if TYPE_CHECKING:
     pass
 from ..exit_codes import ERROR_CODES, EXIT_FAILURE, EXIT_REFUSED
@@ -60,3 +64,22 @@ def abandon_command(arn: str, version_id: str) -> str:
         f"aws secretsmanager update-secret-version-stage --secret-id {arn} "
         f"--version-stage AWSPENDING --remove-from-version-id {version_id}"
     )
+
+
+# Operations whose error text AWS may fill with the request's values (a URL, a password).
+_SENSITIVE_OPERATIONS = {"PutParameter", "PutSecretValue", "GetRandomPassword"}
+
+
+def describe_client_error(exc: ClientError) -> str:
+    """An AWS error as one line for the operator: the operation, the code, and AWS's message unless
+    the request carried a credential AWS might echo."""
+    operation = getattr(exc, "operation_name", "the AWS call")
+    code = error_code(exc)
+    if operation in _SENSITIVE_OPERATIONS:
+        message = "message withheld: the request carried a credential"
+    else:
+        message = str(exc.response.get("Error", {}).get("Message", "")) or "no message"
+    hint = ""
+    if "AccessDenied" in code or code in ("UnrecognizedClientException", "ExpiredTokenException"):
+        hint = " (check the credentials and IAM permissions of the profile in use)"
+    return f"{operation} failed: {code}: {message}{hint}"

@@ -1,4 +1,5 @@
-"""``bluegreen status``'s report as the JSON document (docs/cli-json.md) and as the table."""
+"""``bluegreen status``'s report as the JSON document (docs/cli-json.md) and as the table; a fleet's
+(``status --all``) as one document holding every secret's, and as one line per secret."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Any
 from bluegreen_db.naming import COLORS
 
 from .diagnosis import grace_line
+from .fleet import FleetReport
 from .report import StatusReport
 
 
@@ -159,4 +161,51 @@ def render_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> list[
         widths = [max(w, len(cell)) for w, cell in zip(widths, row, strict=True)]
     lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip()]
     lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows]
+    return lines
+
+
+def fleet_counts(fleet: FleetReport) -> dict[str, int]:
+    """Secrets per outcome, named after the exit codes they stand for (0, 3, 1)."""
+    counts = {"consistent": 0, "inconsistent": 0, "unchecked": 0}
+    for entry in fleet.entries:
+        counts[{0: "consistent", 3: "inconsistent"}.get(entry.exit_code, "unchecked")] += 1
+    return counts
+
+
+def to_fleet_document(fleet: FleetReport) -> dict[str, Any]:
+    """One document for the whole fleet: a summary line per secret, each with its full report."""
+    return {
+        "selector": fleet.selector.as_dict(),
+        "count": len(fleet.entries),
+        "summary": fleet_counts(fleet),
+        "consistent": all(not e.problems for e in fleet.entries),
+        "secrets": [
+            {
+                "arn": e.member.arn,
+                "name": e.member.name,
+                "rotationLambdaArn": e.member.rotation_lambda_arn,
+                "parameterPrefix": e.prefix,
+                "color": e.color,
+                "severity": e.severity,
+                "verdict": e.summary,
+                "fix": e.fix,
+                "exitStatus": e.exit_code,
+                "error": e.error,
+                "report": to_document(e.report) if e.report is not None else None,
+            }
+            for e in fleet.entries
+        ],
+        "exitStatus": fleet.exit_code,
+    }
+
+
+def to_fleet_table(fleet: FleetReport) -> list[str]:
+    rows = [[e.member.name, e.color or "-", e.summary, e.fix or ""] for e in fleet.entries]
+    lines = render_table(["SECRET", "COLOR", "VERDICT", "FIX"], rows)
+    counts = fleet_counts(fleet)
+    lines.append("")
+    lines.append(
+        f"{len(fleet.entries)} secret(s) {fleet.selector.describe()}: {counts['consistent']} consistent, "
+        f"{counts['inconsistent']} inconsistent, {counts['unchecked']} unchecked"
+    )
     return lines
