@@ -542,7 +542,10 @@ def test_the_database_port_rules_cover_5432_beside_3306(template: dict[str, Any]
     both = _port_rules(Rendered(template, {**base, "DatabaseSecurityGroupId": cluster}))
     assert set(both) == {3306, 5432}
     for rules in both.values():
-        assert sorted(kind for kind, _ in rules) == ["AWS::EC2::SecurityGroupEgress", "AWS::EC2::SecurityGroupIngress"]
+        assert sorted(kind for kind, _ in rules) == [
+            "AWS::EC2::SecurityGroupEgress",
+            "AWS::EC2::SecurityGroupIngress",
+        ]
         for kind, props in rules:
             if kind == "AWS::EC2::SecurityGroupIngress":
                 assert (props["GroupId"], props["SourceSecurityGroupId"]) == (cluster, functions)

@@ -28,7 +28,7 @@ from tests.helpers import parameters
 from .conftest import Cli
 
 _counter = itertools.count(1)
-APP_PASSWORD = "pg-app-Passw0rd-initial"  # noqa: S105  # nosec B105 - a throwaway local role
+APP_PASSWORD = "pg-app-Passw0rd-initial"  # nosec B105 - a throwaway local role
 
 
 @pytest.fixture(scope="module")
@@ -111,7 +111,9 @@ def pg_stack(pg: PostgreSQL, moto_server: MotoServer, monkeypatch: pytest.Monkey
                 sql.Identifier(user), sql.Literal(verifier.decode())
             )
         )
-        conn.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(sql.Identifier(dbname), sql.Identifier(user)))
+        conn.execute(
+            sql.SQL("CREATE DATABASE {} OWNER {}").format(sql.Identifier(dbname), sql.Identifier(user))
+        )
     sm = boto3.client("secretsmanager")
     master = sm.create_secret(
         Name=f"pg/t{n}/master",
@@ -147,7 +149,9 @@ def pg_stack(pg: PostgreSQL, moto_server: MotoServer, monkeypatch: pytest.Monkey
 
 
 def table_owner(stack: PgStack, table: str) -> str:
-    rows = stack.sql("SELECT tableowner FROM pg_tables WHERE schemaname = 'public' AND tablename = %s", (table,))
+    rows = stack.sql(
+        "SELECT tableowner FROM pg_tables WHERE schemaname = 'public' AND tablename = %s", (table,)
+    )
     return str(rows[0][0])
 
 
@@ -172,7 +176,7 @@ def test_dry_run_lists_every_statement_and_changes_nothing(pg_stack: PgStack) ->
         f'REVOKE "{user}" FROM CURRENT_USER',
         f'REVOKE "{owner}" FROM CURRENT_USER',
         f'GRANT "{owner}" TO "{user}"',
-        f'ALTER ROLE "{user}" SET role = \'{owner}\'',
+        f"ALTER ROLE \"{user}\" SET role = '{owner}'",
     ]
     assert document["changes"][: len(statements)] == [f"{db}: {s}" for s in statements]
     assert pg_stack.pg.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (owner,)) == []

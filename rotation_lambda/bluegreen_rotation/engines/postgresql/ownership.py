@@ -95,7 +95,8 @@ def _role_setting(conn: Connection, user: str) -> str | None:
     return str(rows[0][0]) if rows else None
 
 
-def _refusals(conn: Connection, user: str, partner: str | None, owner: str) -> None:
+def _refusals(conn: Connection, user: str, partner: str | None, owner: str) -> int:
+    """Refuses an owner the migration cannot use; the user's role OID."""
     if owner in (user, partner):
         raise InvalidInputError(
             f"the shared owner role must be a third role, not {owner!r} (one of the colors); "
@@ -113,8 +114,10 @@ def _refusals(conn: Connection, user: str, partner: str | None, owner: str) -> N
             f"role {owner!r} is a member of {user!r}: granting it to {user!r} would be circular; "
             "name another role"
         )
-    if _role_row(conn, user) is None:
-        raise RotationRefusedError(f"role {user!r} does not exist in this cluster; nothing was changed")
+    user_row = _role_row(conn, user)
+    if user_row is None:
+        raise RotationRefusedError(f"role {user!r} does not exist in this cluster")
+    return user_row[0]
 
 
 def plan_ownership(conn: Connection, *, user: str, partner: str | None, owner: str) -> OwnershipPlan:
@@ -123,15 +126,13 @@ def plan_ownership(conn: Connection, *, user: str, partner: str | None, owner: s
     Read-only. Refuses an owner that is a color, can log in, is a superuser or is a member of ``user``.
     """
     validate_owner_name(owner)
-    _refusals(conn, user, partner, owner)
+    user_oid = _refusals(conn, user, partner, owner)
     partner_exists = partner is not None and _role_row(conn, partner) is not None
     owner_exists = _role_row(conn, owner) is not None
-    user_row = _role_row(conn, user)
-    assert user_row is not None  # checked by _refusals  # nosec B101
     statements: list[sql.Composable] = []
     if not owner_exists:
         statements.append(sql.SQL("CREATE ROLE {} NOLOGIN").format(_ident(owner)))
-    if owned_objects(conn, user_row[0]):
+    if owned_objects(conn, user_oid):
         reassign = sql.SQL("REASSIGN OWNED BY {} TO {}").format(_ident(user), _ident(owner))
         # REASSIGN OWNED needs the privileges of both roles; a role the master creates it is not in.
         borrowed = [user] if not _has_privileges_of(conn, user) else []
