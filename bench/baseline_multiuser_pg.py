@@ -46,7 +46,8 @@ def _get(sm: Any, arn: str, stage: str, token: str | None = None) -> dict[str, A
     kwargs: dict[str, Any] = {"SecretId": arn, "VersionStage": stage}
     if token:
         kwargs["VersionId"] = token
-    return json.loads(sm.get_secret_value(**kwargs)["SecretString"])
+    value: dict[str, Any] = json.loads(sm.get_secret_value(**kwargs)["SecretString"])
+    return value
 
 
 def _logs_in(secret: dict[str, Any]) -> bool:

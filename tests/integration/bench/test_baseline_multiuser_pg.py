@@ -34,7 +34,10 @@ def pg() -> Iterator[PostgreSQL]:
 
 
 def current(sm: Any, arn: str) -> dict[str, Any]:
-    return json.loads(sm.get_secret_value(SecretId=arn, VersionStage="AWSCURRENT")["SecretString"])
+    value: dict[str, Any] = json.loads(
+        sm.get_secret_value(SecretId=arn, VersionStage="AWSCURRENT")["SecretString"]
+    )
+    return value
 
 
 def logs_in(pg: PostgreSQL, secret: dict[str, Any]) -> str:
