@@ -163,6 +163,21 @@ def test_status_shows_owned_objects_as_blocked_naming_the_adopt_command(pg_stack
     assert any(f"`bluegreen adopt --shared-owner {pg_stack.owner}`" in p["fix"] for p in blocked), blocked
 
 
+def test_rotate_now_refuses_before_starting_naming_the_adopt_command(pg_stack: PgStack) -> None:
+    cli = Cli(pg_stack)
+    cli("adopt")
+    versions_before = pg_stack.secretsmanager.list_secret_version_ids(SecretId=pg_stack.app.secret_arn)
+    document = cli.json("rotate-now", "--local", expect=4)
+    message = document["error"]["message"]
+    assert "setSecret would refuse this rotation" in message and "table items" in message
+    assert f"`bluegreen adopt --shared-owner {pg_stack.owner}`" in message
+    assert document["error"]["staged"] is None
+    versions_after = pg_stack.secretsmanager.list_secret_version_ids(SecretId=pg_stack.app.secret_arn)
+    assert [v["VersionId"] for v in versions_after["Versions"]] == [
+        v["VersionId"] for v in versions_before["Versions"]
+    ]
+
+
 def test_dry_run_lists_every_statement_and_changes_nothing(pg_stack: PgStack) -> None:
     user, owner, db = pg_stack.app.username, pg_stack.owner, pg_stack.app.dbname
     document = Cli(pg_stack).json("adopt", "--shared-owner", owner, "--dry-run")
@@ -213,6 +228,36 @@ def test_the_migration_unblocks_the_rotation_and_the_app_keeps_working(pg_stack:
 
     status = cli.json("status")
     assert status["consistent"] is True, status["problems"]
+
+
+def test_after_the_migration_rotations_give_the_partner_the_owners_membership_and_setting(
+    pg_stack: PgStack,
+) -> None:
+    cli = Cli(pg_stack)
+    cli.json("adopt", "--shared-owner", pg_stack.owner)
+    for expected_color in ("green", "blue"):
+        assert cli.json("rotate-now", "--local")["color"] == expected_color
+        value = json.loads(
+            pg_stack.secretsmanager.get_secret_value(
+                SecretId=pg_stack.app.secret_arn, VersionStage="AWSCURRENT"
+            )["SecretString"]
+        )
+        with psycopg.connect(
+            host=pg_stack.pg.host,
+            port=pg_stack.pg.port,
+            user=value["username"],
+            password=value["password"],
+            dbname=pg_stack.app.dbname,
+            sslmode="verify-full",
+            sslrootcert=pg_stack.pg.ca_file,
+            autocommit=True,
+        ) as conn:
+            assert conn.execute("SELECT current_user").fetchone() == (pg_stack.owner,)
+            conn.execute("INSERT INTO items (v) VALUES (%s)", (value["username"],))
+            table = f"made_by_{expected_color}"
+            conn.execute(sql.SQL("CREATE TABLE {} (x int)").format(sql.Identifier(table)))
+        assert table_owner(pg_stack, table) == pg_stack.owner
+    assert cli.json("status")["consistent"] is True
 
 
 def test_the_partner_that_exists_becomes_a_member_too(pg_stack: PgStack) -> None:
