@@ -290,6 +290,19 @@ def test_an_owner_that_can_log_in_is_refused(pg_stack: PgStack) -> None:
     assert table_owner(pg_stack, "items") == pg_stack.app.username
 
 
+def test_an_owner_that_is_already_in_the_user_is_refused(pg_stack: PgStack) -> None:
+    owner, middle = f"{pg_stack.owner}_in", f"{pg_stack.owner}_middle"
+    pg_stack.pg.execute(sql.SQL("CREATE ROLE {} NOLOGIN").format(sql.Identifier(owner)))
+    pg_stack.pg.execute(sql.SQL("CREATE ROLE {} NOLOGIN").format(sql.Identifier(middle)))
+    pg_stack.pg.execute(
+        sql.SQL("GRANT {} TO {}").format(sql.Identifier(pg_stack.app.username), sql.Identifier(middle))
+    )
+    pg_stack.pg.execute(sql.SQL("GRANT {} TO {}").format(sql.Identifier(middle), sql.Identifier(owner)))
+    document = Cli(pg_stack).json("adopt", "--shared-owner", owner, expect=4)
+    assert "circular" in document["error"]["message"]
+    assert table_owner(pg_stack, "items") == pg_stack.app.username
+
+
 def test_a_mysql_secret_is_refused_with_a_clear_message(cli: Cli, stack: Any) -> None:
     document = cli.json("adopt", "--shared-owner", "app_owner", expect=4)
     assert "--shared-owner is for PostgreSQL secrets" in document["error"]["message"]

@@ -83,6 +83,18 @@ def _direct_member(conn: Connection, member: str, role: str) -> bool:
     return bool(rows)
 
 
+def _member_of(conn: Connection, member: str, role: str) -> bool:
+    """Whether ``member`` is in ``role``, directly or through other roles (a grant back would loop)."""
+    rows = run(
+        conn,
+        "SELECT pg_has_role(m.oid, r.oid, 'MEMBER') FROM pg_roles m, pg_roles r "
+        "WHERE m.rolname = %s AND r.rolname = %s",
+        (member, role),
+        context=f"checking whether {member} is a member of {role}",
+    )
+    return bool(rows and rows[0][0])
+
+
 def _role_setting(conn: Connection, user: str) -> str | None:
     """The ``role`` in the user's global per-role settings (``ALTER ROLE user SET role = ...``)."""
     rows = run(
@@ -109,7 +121,7 @@ def _refusals(conn: Connection, user: str, partner: str | None, owner: str) -> i
             f"a shared owner must be NOLOGIN NOSUPERUSER so nobody works as it directly; fix: "
             f"ALTER ROLE {owner} NOLOGIN NOSUPERUSER, or name another role"
         )
-    if existing is not None and _direct_member(conn, owner, user):
+    if existing is not None and _member_of(conn, owner, user):
         raise RotationRefusedError(
             f"role {owner!r} is a member of {user!r}: granting it to {user!r} would be circular; "
             "name another role"
