@@ -61,6 +61,19 @@ done
 "${SAM}" build --template-file template.yaml --build-dir "${BUILD_DIR}"
 [[ -f "${BUILD_DIR}/RotationFunction/app.py" ]] || fail "RotationFunction/app.py missing from ${BUILD_DIR}"
 
+# psycopg's binary wheel carries libpq compiled for one architecture: the zip must hold the one the
+# function runs on (the template's Architecture, by default), or PostgreSQL secrets fail at import.
+step "psycopg binary for the function's architecture"
+ARCH="$(awk '/^  Architecture:/ {found=1} found && /Default:/ {print $2; exit}' template.yaml)"
+case "${ARCH}" in
+  arm64) MACHINE=aarch64 ;;
+  x86_64) MACHINE=x86_64 ;;
+  *) fail "cannot read the Architecture parameter's default from template.yaml (got '${ARCH}')" ;;
+esac
+compgen -G "${BUILD_DIR}/RotationFunction/psycopg_binary/_psycopg.cpython-312-${MACHINE}-linux-gnu.so" >/dev/null \
+  || fail "psycopg_binary for ${MACHINE} (Architecture=${ARCH}) missing from ${BUILD_DIR}/RotationFunction"
+echo "psycopg_binary: ${MACHINE} (Architecture=${ARCH})"
+
 # The layer has no BuildMethod: sam package zips layer/ as is, so the package must sit at python/...
 step "layer layout"
 [[ -f layer/python/bluegreen_db/__init__.py ]] || fail "layer/python/bluegreen_db/__init__.py missing"

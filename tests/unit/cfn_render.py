@@ -31,7 +31,8 @@ class Rendered:
         for name, spec in template["Parameters"].items():
             raw = overrides.get(name, spec.get("Default"))
             assert raw is not None, f"parameter {name} has no default: give it"
-            self.params[name] = str(raw).split(",") if spec["Type"] == "CommaDelimitedList" else str(raw)
+            listed = spec["Type"] == "CommaDelimitedList" or spec["Type"].startswith("List<")
+            self.params[name] = str(raw).split(",") if listed else str(raw)
         # SAM generates each function's execution role, <Function>Role.
         self.names = set(template["Resources"]) | {
             f"{name}Role"
@@ -100,6 +101,11 @@ class Rendered:
             if key == "Fn::Split":
                 delimiter, text = args
                 return str(self.resolve(text)).split(delimiter)
+            if key == "Fn::Select":
+                index, items = args
+                selected = self.resolve(items)
+                assert isinstance(selected, list), selected
+                return selected[int(index)]
             if key == "Fn::GetAtt":
                 target = args if isinstance(args, str) else ".".join(args)
                 return f"<{target}>"

@@ -14,14 +14,17 @@ from .env import Env
 from .errors import RefusedError
 from .reporting import Silent
 from .secret_reads import describe
+from .shared_owner import migrate_shared_owner
 from .writes import Outcome, from_current, verify_login, write_flag, write_urls
 
 
-def adopt(env: Env, *, force: bool, dry_run: bool) -> Outcome:
+def adopt(env: Env, *, force: bool, dry_run: bool, shared_owner: str | None = None) -> Outcome:
     """Writes the flag and AWSCURRENT's color's URLs for an existing secret; idempotent.
 
     A flag that names another color (or holds garbage) is overwritten only with ``force``: consumers
-    follow the flag, so moving it moves them.
+    follow the flag, so moving it moves them. With ``shared_owner`` (PostgreSQL), AWSCURRENT's user's
+    objects first move to that shared owner role (:mod:`.shared_owner`), after the same checks, so a
+    refused adopt migrates nothing.
     """
     meta = describe(env)
     current, mirror, state, outcome = from_current(env, meta, dry_run, "nothing to adopt")
@@ -37,6 +40,8 @@ def adopt(env: Env, *, force: bool, dry_run: bool) -> Outcome:
             f"note: rotation {meta.stuck_pending} has not finished; adopting AWSCURRENT's side only"
         )
     verify_login(env, current, "AWSCURRENT")
+    if shared_owner is not None:
+        migrate_shared_owner(env, current, shared_owner, outcome)
     write_urls(env, mirror, state, current, outcome)
     if state.flag != current.color:
         write_flag(env, mirror, current.color, outcome, state.flag_value)
@@ -52,6 +57,7 @@ def adopt_secret(
     force: bool = False,
     dry_run: bool = False,
     settings: Settings | None = None,
+    shared_owner: str | None = None,
 ) -> Outcome:
     """:func:`adopt` with its own clients' run and no output (the persistent local stack, tests).
 
@@ -65,4 +71,4 @@ def adopt_secret(
         ssm=ssm,
         prefix_option=prefix,
     )
-    return adopt(env, force=force, dry_run=dry_run)
+    return adopt(env, force=force, dry_run=dry_run, shared_owner=shared_owner)

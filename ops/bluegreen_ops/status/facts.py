@@ -139,8 +139,9 @@ def _check_database(report: StatusReport, env: Env, current: DbSecret) -> None:
     if master is not None:
         report.master_user = master.username
         try:
+            # The secret's database: PostgreSQL reads a role's objects and grants in the connected one.
             with engine.admin(
-                env.endpoint(master.host, master.port), master.username, master.password, None
+                env.endpoint(master.host, master.port), master.username, master.password, current.dbname
             ) as admin:
                 for color in COLORS:
                     user = current.username_of(color)

@@ -24,6 +24,7 @@ __all__ = [
     "Endpoint",
     "Engine",
     "LoginDenied",
+    "OwnershipMigration",
     "Profile",
     "SessionFacts",
 ]
@@ -136,6 +137,23 @@ class Admin(Protocol):
 
     def rotation_lock(self, key: str) -> AbstractContextManager[bool]:
         """A server-side lock per secret, held on this connection; yields False when another holds it."""
+        ...
+
+
+@runtime_checkable
+class OwnershipMigration(Protocol):
+    """An :class:`Admin` whose engine lets one role own objects that its twin then cannot use
+    (PostgreSQL): the one-time move of those objects to a shared owner role both colors are members of.
+
+    A capability, not a verb of every engine: MySQL accounts own nothing, so its Admin lacks it and
+    callers ask ``isinstance(admin, OwnershipMigration)`` rather than the engine's name.
+    """
+
+    def migrate_ownership(self, user: str, partner: str | None, owner: str, *, dry_run: bool) -> list[str]:
+        """Moves ``user``'s objects to ``owner`` and makes both colors its members; idempotent.
+
+        Returns the statements run (or, with ``dry_run``, that would run): empty when already done.
+        """
         ...
 
 

@@ -20,6 +20,7 @@ from ...errors import DatabaseError
 from ..base import AccountState
 from .catalog import RoleRow, other_databases, owned_objects, read_profile, read_roles
 from .connection import Connection, run
+from .ownership import migrate_ownership
 from .password import set_password
 from .plan import plan
 from .profile import SELF, Privilege, RoleProfile
@@ -160,10 +161,10 @@ class PostgreSQLAdmin:
         owner = f"{role.name}_owner"
         return [
             f"{role.name} owns {shown}: two roles cannot own one object, so its partner could not use them "
-            f"as {role.name} does; fix: a shared NOLOGIN owner role: CREATE ROLE {owner} NOLOGIN; "
-            f"REASSIGN OWNED BY {role.name} TO {owner}; GRANT {owner} TO {role.name}, <partner>; "
-            f"ALTER ROLE {role.name} SET role = '{owner}' (so new objects are the owner's; the rotation "
-            "gives the partner the same membership and setting)"
+            f"as {role.name} does; fix: `bluegreen adopt --shared-owner {owner}` (a shared NOLOGIN owner "
+            f"role, by hand: CREATE ROLE {owner} NOLOGIN; REASSIGN OWNED BY {role.name} TO {owner}; "
+            f"GRANT {owner} TO {role.name}, <partner>; ALTER ROLE {role.name} SET role = '{owner}', so "
+            "new objects are the owner's; the rotation gives the partner the same membership and setting)"
         ]
 
     def _ungrantable(self, privileges: Iterable[Privilege], master: MasterFacts) -> list[Privilege]:
@@ -232,6 +233,10 @@ class PostgreSQLAdmin:
         return problems
 
     # --- changing -------------------------------------------------------------------------------
+
+    def migrate_ownership(self, user: str, partner: str | None, owner: str, *, dry_run: bool) -> list[str]:
+        """The shared-owner migration :meth:`unreproducible` names (:mod:`.ownership`), in this database."""
+        return migrate_ownership(self._conn, user=user, partner=partner, owner=owner, dry_run=dry_run)
 
     def create_partner(self, source: AccountState, user: str) -> AccountState:
         """``CREATE ROLE user LOGIN`` with no password: SCRAM logins fail until the real one is set."""
