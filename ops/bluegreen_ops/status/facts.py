@@ -140,7 +140,7 @@ def _check_database(report: StatusReport, env: Env, current: DbSecret) -> None:
         report.master_user = master.username
         try:
             with engine.admin(
-                env.endpoint(master.host, master.port), master.username, master.password, None
+                env.endpoint(master.host, master.port), master.username, master.password, current.dbname
             ) as admin:
                 for color in COLORS:
                     user = current.username_of(color)
