@@ -174,7 +174,9 @@ class PostgreSQLProbe:
             (user,),
         ):
             out.append(f"settings in {database}: {sorted(config)}")
-        acl = "FROM {src}, aclexplode({acl}) a WHERE a.grantee = (SELECT oid FROM pg_roles WHERE rolname = %s)"
+        acl = (
+            "FROM {src}, aclexplode({acl}) a WHERE a.grantee = (SELECT oid FROM pg_roles WHERE rolname = %s)"
+        )
         queries = {
             "database": "SELECT datname, a.privilege_type, a.is_grantable "
             + acl.format(src="pg_database", acl="datacl"),
@@ -183,9 +185,7 @@ class PostgreSQLProbe:
             "relation": "SELECT relname, a.privilege_type, a.is_grantable "
             + acl.format(src="pg_class", acl="relacl"),
             "column": "SELECT c.relname || '.' || t.attname, a.privilege_type, a.is_grantable "
-            + acl.format(
-                src="pg_attribute t JOIN pg_class c ON c.oid = t.attrelid", acl="t.attacl"
-            ),
+            + acl.format(src="pg_attribute t JOIN pg_class c ON c.oid = t.attrelid", acl="t.attacl"),
         }
         for kind, query in queries.items():
             for obj, privilege, grantable in self.db.execute(query, (user,), dbname=dbname):

@@ -85,7 +85,9 @@ def _database_facts(env: Env, current: DbSecret, user: str) -> tuple[int | None,
     try:
         master = env.master(current)
         endpoint = env.endpoint(master.host, master.port)
-        with engine_for(current.engine).admin(endpoint, master.username, master.password, current.dbname) as admin:
+        with engine_for(current.engine).admin(
+            endpoint, master.username, master.password, current.dbname
+        ) as admin:
             state = admin.account_states(current.username)[current.username]
             return admin.count_sessions(user), admin.unreproducible(state) if state is not None else []
     except (DatabaseError, InvalidInputError) as exc:
