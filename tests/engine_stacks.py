@@ -99,8 +99,9 @@ class MariaDBProbe:
         return int(rows[0][0])
 
     @contextlib.contextmanager
-    def rotation_lock_held(self, secret_arn: str) -> Iterator[None]:
-        """Another session holds the secret's rotation lock (the named lock setSecret takes)."""
+    def rotation_lock_held(self, secret_arn: str, dbname: str) -> Iterator[None]:
+        """Another session holds the secret's rotation lock (the named lock setSecret takes; named
+        locks are server-wide, so ``dbname`` does not matter)."""
         holder = self.db.root()
         name = "bluegreen:" + hashlib.sha256(secret_arn.encode()).hexdigest()[:40]
         with holder.cursor() as cur:
@@ -229,10 +230,11 @@ class PostgreSQLProbe:
         return int(rows[0][0])
 
     @contextlib.contextmanager
-    def rotation_lock_held(self, secret_arn: str) -> Iterator[None]:
-        """Another session holds the secret's rotation lock (the advisory lock setSecret takes)."""
+    def rotation_lock_held(self, secret_arn: str, dbname: str) -> Iterator[None]:
+        """Another session holds the secret's rotation lock: the advisory lock setSecret takes, in
+        the secret's database (advisory locks are per database)."""
         digest = hashlib.sha256(b"bluegreen:" + secret_arn.encode()).digest()[:8]
-        holder = self.db.superuser()
+        holder = self.db.superuser(dbname)
         holder.execute("SELECT pg_advisory_lock(%s)", (int.from_bytes(digest, "big", signed=True),))
         try:
             yield
