@@ -7,7 +7,6 @@ each test gets its own names.
 
 from __future__ import annotations
 
-import itertools
 import logging
 import os
 from collections.abc import Iterator
@@ -19,11 +18,10 @@ import pytest
 
 from bluegreen_ops.devstack.mariadb import MariaDB
 from bluegreen_ops.devstack.moto_server import MotoServer, aws_environment
-from bluegreen_ops.devstack.postgresql import PostgreSQL
+from bluegreen_ops.devstack.postgresql import PG_BIN, PostgreSQL
 from bluegreen_ops.devstack.seeding import AppDatabase, seed_application
-from tests.engine_stacks import ENGINES, Probe, probe_for
-
-_counter = itertools.count(1)
+from tests.availability import skip_unless_available
+from tests.engine_stacks import ENGINES, STACK_NUMBERS, Probe, probe_for
 
 
 @pytest.fixture(scope="session")
@@ -50,6 +48,10 @@ def mariadb() -> Iterator[MariaDB]:
 @pytest.fixture(scope="session")
 def postgresql_server() -> Iterator[PostgreSQL]:
     """The session's one PostgreSQL 15 (TLS, SCRAM, ``log_statement=all`` to its log file)."""
+    if not (PG_BIN / "postgres").exists():
+        skip_unless_available(
+            f"{PG_BIN}/postgres is missing: install Debian's postgresql-15 (make postgresql)"
+        )
     server = PostgreSQL().start()
     yield server
     server.stop()
@@ -89,7 +91,7 @@ def make_stack(engine_stack: Probe, moto_server: MotoServer, monkeypatch: pytest
     """Builds an adopted single-user secret with unique names: user, database, secret, prefix."""
 
     def build(**kwargs: Any) -> Stack:
-        n = next(_counter)
+        n = next(STACK_NUMBERS)
         prefix = f"/db/t{n}"
         monkeypatch.setenv("PARAMETER_PREFIX", prefix)
         monkeypatch.setenv("DB_TLS_MODE", kwargs.pop("tls_mode", "disable"))

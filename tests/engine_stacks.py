@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import itertools
 from collections.abc import Iterator
 from typing import Any
 
@@ -24,6 +25,10 @@ from psycopg import sql
 from bluegreen_db.dburl import parse_url
 from bluegreen_ops.devstack.mariadb import MariaDB
 from bluegreen_ops.devstack.postgresql import MASTER_USER, PostgreSQL
+
+STACK_NUMBERS = itertools.count(1)
+"""Numbers for per-test names (``app7``, ``db7``): one sequence for every suite sharing a server, so
+the rotation stacks and the PostgreSQL engine's pairs never pick the same role or database name."""
 
 ENGINES = ("mariadb", "postgresql")
 BOTH_ENGINES = pytest.mark.parametrize("engine_stack", ENGINES, indirect=True)
