@@ -3,7 +3,9 @@
 - three rotations under a querying load fail no query: a thread reads the flag and its color's URLs
   (one GetParameters) and queries with them through psycopg, as a consumer does, all along;
 - with ``log_statement=all`` no password of any secret version (nor the master's) reaches the
-  server's log, and every stored password is a SCRAM-SHA-256 verifier.
+  server's log, and every stored password is a SCRAM-SHA-256 verifier;
+- a secret whose ``engine`` is ``postgres`` (RDS's value; the seeded ones say ``aurora-postgresql``)
+  rotates the same way, its URLs in psycopg's scheme.
 
 The MySQL counterparts are the layer's rotate-under-load tests and the TLS/general-log tests; the
 bodies here read PostgreSQL's own log file and catalogs, so they are PostgreSQL's alone.
@@ -24,7 +26,7 @@ import pytest
 from app import lambda_handler
 from bluegreen_db.dburl import parse_url
 from bluegreen_ops.devstack.secrets_manager_driver import RotationDriver
-from tests.helpers import flag, secret_value
+from tests.helpers import flag, parameters, secret_value, url_logs_in_as
 
 pytestmark = pytest.mark.parametrize("engine_stack", ["postgresql"], indirect=True)
 
@@ -153,3 +155,16 @@ def test_no_password_reaches_the_server_log(make_stack: Any) -> None:
     )
     assert len(verifiers) == 2
     assert all(v.startswith("SCRAM-SHA-256$") for _, v in verifiers)
+
+
+def test_a_postgres_engine_secret_rotates_with_psycopg_urls(make_stack: Any) -> None:
+    stack = make_stack(engine="postgres")
+    assert secret_value(stack)["engine"] == "postgres"
+    _rotate(stack, 1)
+    current = secret_value(stack)
+    assert current["engine"] == "postgres" and current["port"] == stack.db.port
+    for color, user in (("blue", stack.app.username), ("green", current["username"])):
+        url = parameters(stack)[f"{stack.prefix}/{color}/writer-db-url"][0]
+        assert url.startswith("postgresql+psycopg://")
+        assert url.endswith(f"@127.0.0.1:{stack.db.port}/{stack.app.dbname}")
+        assert url_logs_in_as(stack, url, user)

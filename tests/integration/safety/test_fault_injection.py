@@ -11,6 +11,10 @@ failing once, under ``RotationDriver(max_attempts=3)``. Each run must:
   color, each color's URLs log in as its user, AWSPREVIOUS's user still logs in);
 - never hand a consumer credentials that fail: a thread reading the mirror (one GetParameters) and
   logging in with the flag's URLs throughout the run counts zero failures.
+
+The bodies run on MariaDB and on PostgreSQL (``BOTH_ENGINES``). The database-side points differ by
+what :mod:`tests.faults` wraps: on MySQL every pymysql connect and statement, on PostgreSQL every
+psycopg connect; the AWS calls are the same on both.
 """
 
 from __future__ import annotations
