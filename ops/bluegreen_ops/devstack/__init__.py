@@ -3,9 +3,11 @@
 The throwaway pieces live as long as the process that starts them:
 
 * :mod:`.mariadb`: Debian's MariaDB in a temp datadir, with an admin (master) user;
+* :mod:`.postgresql`: Debian's PostgreSQL 15 in a temp dir, with an Aurora-shaped master role;
 * :mod:`.tls`: a throwaway CA and server certificate, so MariaDB serves TLS;
 * :mod:`.moto_server`: moto's server for Secrets Manager and Parameter Store (the ``local`` extra);
-* :mod:`.seeding`: an application database and its app and master secrets;
+* :mod:`.seeding`: an application database and its app and master secrets, on either server
+  (:mod:`.postgresql_seeding` is PostgreSQL's shape: tables of a shared NOLOGIN owner role);
 * :mod:`.network`, :mod:`.environ`: loopback ports, temporary environment variables.
 
 :mod:`.persistent_stack` runs the same servers detached (``bluegreen local up|down|env``).
