@@ -2,9 +2,9 @@
 token (as Secrets Manager does), ends in the state of a rotation never interrupted.
 
 For each scenario (the first rotation of an adopted secret, which creates the green user; and the
-second, green back to blue) an uninterrupted rotation is recorded first (:mod:`tests.faults`). Then,
-for every recorded call and every fault mode that applies to it, a fresh stack rotates with that call
-failing once, under ``RotationDriver(max_attempts=3)``. Each run must:
+second, green back to blue) an uninterrupted rotation is recorded first (:mod:`tests.faults.recorder`).
+Then, for every recorded call and every fault mode that applies to it, a fresh stack rotates with that
+call failing once, under ``RotationDriver(max_attempts=3)``. Each run must:
 
 - actually hit the fault, and the step that made the call must see it (exactly one failed step);
 - converge: same fingerprint as the uninterrupted run, and guarantee 2 holds (flag on AWSCURRENT's
@@ -13,8 +13,8 @@ failing once, under ``RotationDriver(max_attempts=3)``. Each run must:
   logging in with the flag's URLs throughout the run counts zero failures.
 
 The bodies run on MariaDB and on PostgreSQL (``BOTH_ENGINES``). The database-side points differ by
-what :mod:`tests.faults` wraps: on MySQL every pymysql connect and statement, on PostgreSQL every
-psycopg connect; the AWS calls are the same on both.
+what :mod:`tests.faults.recorder` wraps: on MySQL every pymysql connect and statement, on PostgreSQL
+every psycopg connect; the AWS calls are the same on both.
 """
 
 from __future__ import annotations
@@ -207,7 +207,7 @@ def test_a_lost_connection_in_set_secret_is_reported_as_the_cause(make_stack: An
     """The failure reason (the step's error: CloudWatch, the rotation's failure) names what failed.
 
     MySQL's alone (the default ``engine_stack``): it drops one statement, which is injected on MySQL
-    only (:mod:`tests.faults`), and pins pymysql's error code.
+    only (:mod:`tests.faults.recorder`), and pins pymysql's error code.
 
     pymysql drops a connection it lost (2013). ``Admin.rotation_lock`` then runs ``RELEASE_LOCK`` on
     the dead connection in its ``finally``, and that error replaces the real one: setSecret reports
