@@ -55,7 +55,7 @@ LOCAL_ROTATION_ENV = {"DB_TLS_MODE": "require", "DB_TLS_CA_FILE": "", "ROTATION_
 
 
 @dataclass
-class MirrorState:
+class MaskedMirror:
     """What Parameter Store and the secret say, with every password masked."""
 
     flag: str | None
@@ -80,8 +80,8 @@ class StepOutcome:
 @dataclass
 class RotationOutcome:
     token: str
-    before: MirrorState
-    after: MirrorState
+    before: MaskedMirror
+    after: MaskedMirror
     steps: list[StepOutcome]
     seconds: float
 
@@ -167,7 +167,7 @@ class LocalRotation:
         )
         return payload, logs, time.monotonic() - started
 
-    def state(self) -> MirrorState:
+    def state(self) -> MaskedMirror:
         names = ParameterNames(self.prefix)
         got = self.ssm.get_parameters(Names=names.all(), WithDecryption=True)
         values = {p["Name"]: p.get("Value", "") for p in got.get("Parameters", [])}
@@ -179,7 +179,7 @@ class LocalRotation:
             for role in ROLES:
                 value = values.get(names.url(color, role))
                 urls[f"{color} {role}"] = redact(value) if value else "(absent)"
-        return MirrorState(values.get(names.flag), str(current.get("username")), urls)
+        return MaskedMirror(values.get(names.flag), str(current.get("username")), urls)
 
     def rotate(self, on_step: Callable[[StepOutcome], None] | None = None) -> RotationOutcome:
         """One rotation as Secrets Manager runs it, each step in its own ``sam local invoke``."""
