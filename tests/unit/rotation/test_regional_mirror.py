@@ -216,7 +216,8 @@ def test_complete_writes_only_what_differs_urls_first(
     Mirror(clients[PRIMARY], NAMES).write_url("green", "reader", URLS[PRIMARY]["reader"])  # type: ignore[arg-type]
     Mirror(clients[PRIMARY], NAMES).write_flag("green")  # type: ignore[arg-type]
     log.clear()
-    states, changed = mirror.complete("green", URLS)
+    done = mirror.complete("green", URLS)
+    states, changed = done.after, done.written
     assert changed == [
         f"{EAST2}:green/writer",
         f"{EAST2}:green/reader",
@@ -226,7 +227,7 @@ def test_complete_writes_only_what_differs_urls_first(
         f"{WEST2}:flag",
     ]
     assert all(state.flag == "green" for state in states.values())
-    assert mirror.complete("green", URLS)[1] == []
+    assert mirror.complete("green", URLS).written == []
 
 
 def test_the_guard_refuses_a_color_any_regions_flag_names(clients: dict[str, FakeSsm]) -> None:
