@@ -8,6 +8,7 @@ that region.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -21,6 +22,7 @@ from bluegreen_ops.devstack.moto_server import REGION
 from bluegreen_ops.devstack.secrets_manager_driver import STEPS, RotationDriver
 from bluegreen_rotation.errors import RotationRefusedError
 from bluegreen_rotation.regions import regional_ssm_client
+from bluegreen_rotation.secret import DbSecret
 from tests import faults
 from tests.faults import FAIL, FaultRecorder, InjectionPoint
 from tests.helpers import can_login, secret_value, url_logs_in_as
@@ -69,7 +71,7 @@ def _assert_every_region_mirrors(stack: Any) -> None:
 
 
 def _color(version: dict[str, Any]) -> str:
-    return "blue" if version["username"] == version["blueUsername"] else "green"
+    return DbSecret.parse(json.dumps(version)).color
 
 
 def test_three_rotations_mirror_every_region(make_stack: Any) -> None:
@@ -97,13 +99,13 @@ def test_a_fault_at_each_regional_put_parameter_converges_on_retry(make_stack: A
     # setSecret creates the current color's mirror in three regions, finishSecret the new color's.
     assert sorted(c.detail.split(":")[0] for c in puts if ":" in c.detail) == sorted(REPLICAS * 6)
     assert len(puts) == 18
-    # Every write fails once with a server error; the replicas' finishSecret writes are also
-    # throttled once (retried within the step's time, so the step itself may not even fail).
+    # Every write fails once with a server error; each replica's finishSecret flag write is also
+    # throttled once (retried within the step's time, so the step itself need not fail).
     points = [InjectionPoint(c, FAIL, "InternalServerError") for c in puts]
     points += [
         InjectionPoint(c, FAIL, "ThrottlingException")
         for c in puts
-        if c.step == "finishSecret" and ":" in c.detail
+        if c.step == "finishSecret" and c.detail.endswith(":blue-green-env")
     ]
     problems = []
     for point in points:
