@@ -276,4 +276,12 @@ def _default_reader(host: str) -> str:
     return host
 
 
-__all__ = ["COLORS", "REGION_RE", "DbSecret", "MasterSecret", "parse_regions", "validate_host", "validate_username"]
+__all__ = [
+    "COLORS",
+    "REGION_RE",
+    "DbSecret",
+    "MasterSecret",
+    "parse_regions",
+    "validate_host",
+    "validate_username",
+]

@@ -21,8 +21,8 @@ from .engines.base import AccountState, Admin, Endpoint, LoginDenied, SessionFac
 from .errors import DatabaseError, InvalidInputError, RotationRefusedError
 from .guards import GuardInput
 from .mirror import MirrorState
-from .regional_mirror import check_not_in_use_anywhere
 from .observability import logger, metrics
+from .regional_mirror import check_not_in_use_anywhere
 from .secret import DbSecret
 from .secrets_store import PENDING
 

@@ -117,7 +117,9 @@ def test_a_fault_at_each_regional_put_parameter_converges_on_retry(make_stack: A
             problems.append(f"{point}: never reached (diverged at {recorder.diverged})")
             continue
         failed = [(r.step, type(r.error).__name__) for r in driver.history if r.error is not None]
-        if point.error_code != "ThrottlingException" and failed[:1] != [(point.call.step, "RegionMirrorError")]:
+        if point.error_code != "ThrottlingException" and failed[:1] != [
+            (point.call.step, "RegionMirrorError")
+        ]:
             problems.append(f"{point}: the step did not fail on the fault: {failed}")
         _assert_every_region_mirrors(stack)
     assert not problems, problems
