@@ -305,3 +305,25 @@ def test_the_regional_mirror_passes_each_regions_key(clients: dict[str, FakeSsm]
     assert clients[EAST2].values[NAMES.url("green", "writer")]["KeyId"] == KEY.replace(
         "us-east-1", "us-east-2"
     )
+
+
+def test_without_replicas_errors_and_refusals_read_as_a_single_regions(
+    clients: dict[str, FakeSsm],
+) -> None:
+    """A secret without replicas keeps botocore's own errors and the guard's own words."""
+    mirror = RegionalMirror.build(NAMES, PRIMARY, (), lambda region: cast("SSMClient", clients[region]))
+    clients[PRIMARY].failures = [_error("InternalServerError")]
+    urls = {PRIMARY: URLS[PRIMARY]}
+    with pytest.raises(ClientError):
+        mirror.write("green", urls)
+    mirror.write("green", urls)
+    facts = GuardInput(
+        target_color="green",
+        target_user="app_green",
+        current_user="app",
+        mirror=mirror.read()[PRIMARY],
+        now=datetime(2026, 2, 1, tzinfo=UTC),
+        grace_seconds=900,
+    )
+    with pytest.raises(RotationRefusedError, match=r"^refusing to change the password of 'app_green'"):
+        check_not_in_use_anywhere(facts, mirror.read())
