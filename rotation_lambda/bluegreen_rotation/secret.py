@@ -209,6 +209,11 @@ class DbSecret:
     def same_pair(self, other: DbSecret) -> bool:
         return (self.blue_username, self.green_username) == (other.blue_username, other.green_username)
 
+    def in_region(self, region: str) -> DbSecret:
+        """This version as consumers in ``region`` use it: that region's ``readerHost`` when the
+        ``regions`` key names one, the writer unchanged (the writer lives in the primary region)."""
+        return replace(self, reader_host=self.region_reader_hosts.get(region, self.reader_host))
+
     def host_for(self, role: Role) -> str:
         return self.host if role == "writer" else self.reader_host
 
