@@ -55,7 +55,9 @@ def test_a_replica_regions_stale_flag_and_missing_url_are_problems(replicated: A
     document = Cli(replicated).json("status", expect=3)
     messages = [p["message"] for p in document["problems"]]
     assert any(m.startswith(f"in {REPLICAS[0]}: the flag names green but green's URLs") for m in messages)
-    assert any(m.startswith(f"in {REPLICAS[1]}: the flag names blue but AWSCURRENT is green") for m in messages)
+    assert any(
+        m.startswith(f"in {REPLICAS[1]}: the flag names blue but AWSCURRENT is green") for m in messages
+    )
     assert all("setSecret completes every region" in p["fix"] for p in document["problems"])
 
 
