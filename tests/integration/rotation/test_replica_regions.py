@@ -143,3 +143,20 @@ def test_the_guard_refuses_while_a_replica_regions_flag_names_the_color_to_chang
     assert secret_value(stack) == blue
     # The reconciliation moved eu-west-1's flag back to AWSCURRENT's color, restarting green's grace.
     assert _seen(REPLICAS[1], stack.prefix)[names.flag] == "blue"
+
+
+def _every_region(stack: Any) -> dict[str, dict[str, str]]:
+    return {region: _seen(region, stack.prefix) for region in (REGION, *REPLICAS)}
+
+
+def test_every_step_run_twice_gives_the_same_state_in_every_region(make_stack: Any) -> None:
+    stack = _replicated_stack(make_stack)
+    driver = RotationDriver(stack.secretsmanager, lambda_handler, max_attempts=1)
+    token = driver.start(stack.app.secret_arn)
+    for step in STEPS:
+        driver.run_steps(stack.app.secret_arn, token, steps=(step,))
+        once = (_every_region(stack), secret_value(stack))
+        driver.run_steps(stack.app.secret_arn, token, steps=(step,))
+        assert (_every_region(stack), secret_value(stack)) == once, f"{step} is not idempotent"
+    driver.finish(stack.app.secret_arn, token)
+    _assert_every_region_mirrors(stack)
