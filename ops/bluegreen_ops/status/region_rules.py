@@ -31,9 +31,11 @@ def complete_mirror_command(env: Env, report: StatusReport) -> str:
     if env.emulator or function is None or current is None:
         return f"`{env.rotate_command()}` (its setSecret completes every region's mirror)"
     payload = json.dumps({"Step": "finishSecret", "SecretId": report.meta.arn, "ClientRequestToken": current})
+    region = f" --region {report.regions[0].region}" if report.regions else ""
     return (
-        f"`aws lambda invoke --function-name {shlex.quote(function)} --cli-binary-format raw-in-base64-out "
-        f"--payload {shlex.quote(payload)} /dev/null` (finishSecret for AWSCURRENT completes every region)"
+        f"`aws lambda invoke{region} --function-name {shlex.quote(function)} --cli-binary-format "
+        f"raw-in-base64-out --payload {shlex.quote(payload)} /dev/null` (finishSecret for AWSCURRENT "
+        "completes every region's mirror)"
     )
 
 
