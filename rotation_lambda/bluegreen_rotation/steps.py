@@ -4,7 +4,8 @@ createSecret  stage the other color's user with a fresh password as AWSPENDING (
 setSecret     as the master user: make that user's account profile the current one's, then set
               the password (so it authenticates as the current user does)
 testSecret    log in as it and as the current user: accounts and sessions must be indistinguishable
-finishSecret  mirror its URLs, then the flag, then move AWSCURRENT to it
+finishSecret  mirror its URLs, then the flag, then move AWSCURRENT to it (a replicated secret: every
+              region's URLs, then every region's flag)
 
 Each step is idempotent: Secrets Manager retries whole rotations, and any step may run twice or
 stop half way. The database is reached only through the secret's engine (:mod:`.engines.base`):
