@@ -9,6 +9,7 @@ the one command that fixes it. The first problem is the verdict; none means ``co
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -267,6 +268,19 @@ def _forecast(report: StatusReport, mirror: MirrorState, current: DbSecret) -> N
         sessions=sessions,
         policy=report.session_policy,
     )
+    for region in report.regions[1:]:
+        if forecast.refusal is None and region.mirror is not None:
+            # setSecret's guard reads every region's flag (sessions are the database's: counted once).
+            there = next_rotation(
+                current,
+                region.mirror,
+                now=report.now,
+                grace_seconds=report.grace_seconds,
+                sessions=None,
+                policy=report.session_policy,
+            )
+            if there.refusal:
+                forecast = replace(forecast, refusal=f"in {region.region}: {there.refusal}")
     if report.meta.stuck_pending:
         report.next_rotation = "blocked until the unfinished rotation completes or is abandoned"
         report.next_rotation_allowed = False
