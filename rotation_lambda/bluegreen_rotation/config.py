@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from bluegreen_db.tls import TLS_MODES, TlsMode
 
 from .errors import InvalidInputError
+from .regions import replica_kms_keys
 
 if TYPE_CHECKING:
     from .engines.base import Engine
@@ -37,6 +38,8 @@ class Settings:
     db_connect_timeout: float = 5.0
     rotation_grace_seconds: int = 900
     active_session_policy: SessionPolicy = "fail"
+    replica_parameter_kms_key_arns: tuple[str, ...] = ()
+    """REPLICA_PARAMETER_KMS_KEY_ARNS: the SecureString key of each replica region (a KMS ARN is regional)."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -54,6 +57,7 @@ class Settings:
             "db_connect_timeout": _float(env, "DB_CONNECT_TIMEOUT", 5.0),
             "rotation_grace_seconds": _int(env, "ROTATION_GRACE_SECONDS", 900),
             "active_session_policy": env.get("ACTIVE_SESSION_POLICY") or "fail",
+            "replica_parameter_kms_key_arns": replica_kms_keys(env),
         }
         known = {f.name for f in fields(cls)}
         unknown = set(overrides) - known

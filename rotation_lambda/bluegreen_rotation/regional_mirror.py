@@ -93,6 +93,13 @@ class RegionalMirror:
             ]
         )
 
+    def _in(self, region: str, what: str, call: Callable[[], Any]) -> Any:
+        """Runs one region's call; with replicas, a failure names the region (a single-region
+        secret's errors stay botocore's own, as they read without replicas)."""
+        if len(self._targets) == 1:
+            return call()
+        return _in_region(region, what, call)
+
     @property
     def regions(self) -> tuple[str, ...]:
         """The primary first, then the replicas."""
@@ -104,30 +111,30 @@ class RegionalMirror:
 
     def read(self) -> dict[str, MirrorState]:
         """Every region's state (the guard refuses a color that any region's flag names)."""
-        return {t.region: _in_region(t.region, "read the mirror", t.mirror.read) for t in self._targets}
+        return {t.region: self._in(t.region, "read the mirror", t.mirror.read) for t in self._targets}
 
     def write_urls(self, color: Color, urls: RegionUrls) -> None:
         for t in self._targets:
             for role in ROLES:
                 url = urls[t.region][role]
                 name = t.mirror.names.url(color, role)
-                _in_region(t.region, f"write {name}", partial(t.mirror.write_url, color, role, url))
+                self._in(t.region, f"write {name}", partial(t.mirror.write_url, color, role, url))
 
     def write_flags(self, color: Color) -> None:
         for t in self._targets:
-            _in_region(t.region, f"write {t.mirror.names.flag}", partial(t.mirror.write_flag, color))
+            self._in(t.region, f"write {t.mirror.names.flag}", partial(t.mirror.write_flag, color))
 
     def write(self, color: Color, urls: RegionUrls) -> None:
         """finishSecret's mirror: every region's URLs, then every region's flag."""
         self.write_urls(color, urls)
         self.write_flags(color)
 
-    def complete(self, color: Color, urls: RegionUrls) -> tuple[dict[str, MirrorState], list[str]]:
+    def complete(self, color: Color, urls: RegionUrls) -> Completion:
         """Makes every region mirror ``color`` (setSecret's reconciliation and an already-current
         finishSecret): the URLs that differ first, in every region, then the flags that differ.
 
-        Returns every region's state afterwards and what was written (``region:color/role``,
-        ``region:flag``), so the caller logs and counts it.
+        Returns every region's state before and afterwards and what was written
+        (``region:color/role``, ``region:flag``), so the caller logs and counts it.
         """
         before = self.read()
         changed: list[str] = []
@@ -136,21 +143,43 @@ class RegionalMirror:
                 url = urls[t.region][role]
                 if before[t.region].url(color, role) != url:
                     name = t.mirror.names.url(color, role)
-                    _in_region(t.region, f"write {name}", partial(t.mirror.write_url, color, role, url))
+                    self._in(t.region, f"write {name}", partial(t.mirror.write_url, color, role, url))
                     changed.append(f"{t.region}:{color}/{role}")
         for t in self._targets:
             if before[t.region].flag != color:
-                _in_region(t.region, f"write {t.mirror.names.flag}", partial(t.mirror.write_flag, color))
+                self._in(t.region, f"write {t.mirror.names.flag}", partial(t.mirror.write_flag, color))
                 changed.append(f"{t.region}:flag")
-        return (self.read() if changed else before), changed
+        return Completion(before, self.read() if changed else before, changed)
+
+
+@dataclass(frozen=True)
+class Completion:
+    """What :meth:`RegionalMirror.complete` found and did."""
+
+    before: dict[str, MirrorState]
+    after: dict[str, MirrorState]
+    written: list[str]
+
+    @property
+    def moved_flags(self) -> dict[str, str]:
+        """Region → flag value, for each region whose flag named something other than the color
+        (a missing flag, as on a first rotation, is created, not moved)."""
+        return {
+            region: state.flag_value
+            for region, state in self.before.items()
+            if state.flag_value is not None and self.after[region].flag_value != state.flag_value
+        }
 
 
 def check_not_in_use_anywhere(facts: GuardInput, states: Mapping[str, MirrorState]) -> None:
-    """``guards.check_not_in_use`` against every region's flag; a refusal names the region."""
+    """``guards.check_not_in_use`` against every region's flag; a refusal names the region (when
+    there is more than one: a single-region secret's refusal reads as it always has)."""
     for region, state in states.items():
         try:
             check_not_in_use(replace(facts, mirror=state))
         except RotationRefusedError as exc:
+            if len(states) == 1:
+                raise
             raise RotationRefusedError(f"in {region}: {exc}") from None
 
 

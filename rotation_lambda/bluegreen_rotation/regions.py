@@ -17,15 +17,23 @@ import boto3
 
 from .aws import CLIENT_CONFIG
 from .errors import InvalidInputError
-from .secret import validate_host
+from .secret import REGION_RE, parse_regions
 
 if TYPE_CHECKING:
     from mypy_boto3_ssm import SSMClient
 
-_REGION_RE = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d+$")
 _KMS_ARN_RE = re.compile(r"^arn:aws[a-z-]*:kms:(?P<region>[a-z0-9-]+):\d{12}:key/(?P<key>[A-Za-z0-9-]+)$")
 
 REPLICA_KMS_KEYS_VARIABLE = "REPLICA_PARAMETER_KMS_KEY_ARNS"
+
+__all__ = [
+    "kms_key_for_region",
+    "parse_regions",
+    "primary_region_of",
+    "regional_ssm_client",
+    "replica_kms_keys",
+    "replica_regions",
+]
 
 
 @functools.cache
@@ -52,7 +60,7 @@ def primary_region_of(secret_arn: str) -> str:
     """The region of the secret the service invokes the function for: always the primary's (a replica
     is read-only, and Secrets Manager rotates the primary and replicates the result)."""
     parts = secret_arn.split(":")
-    if len(parts) < 7 or parts[2] != "secretsmanager" or not _REGION_RE.match(parts[3]):
+    if len(parts) < 7 or parts[2] != "secretsmanager" or not REGION_RE.match(parts[3]):
         raise InvalidInputError("the secret ARN names no region")
     return parts[3]
 
@@ -65,23 +73,6 @@ def replica_regions(describe_secret: Mapping[str, Any]) -> tuple[str, ...]:
     """
     regions = [str(r["Region"]) for r in describe_secret.get("ReplicationStatus", []) if r.get("Region")]
     return tuple(dict.fromkeys(regions))
-
-
-def parse_regions(value: Any) -> dict[str, str]:
-    """The secret's optional ``regions`` key: ``{"<region>": {"readerHost": "<host>"}}`` → region → host."""
-    if value is None:
-        return {}
-    if not isinstance(value, Mapping):
-        raise InvalidInputError("secret key 'regions' must be an object of region → {\"readerHost\": ...}")
-    hosts = {}
-    for region, entry in value.items():
-        if not isinstance(region, str) or not _REGION_RE.match(region):
-            raise InvalidInputError(f"secret key 'regions' names {region!r}, which is not an AWS region")
-        host = entry.get("readerHost") if isinstance(entry, Mapping) else None
-        if not isinstance(host, str):
-            raise InvalidInputError(f"secret key 'regions.{region}' has no string 'readerHost'")
-        hosts[region] = validate_host(host, f"regions.{region}.readerHost")
-    return hosts
 
 
 def kms_key_for_region(

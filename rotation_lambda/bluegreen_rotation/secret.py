@@ -25,6 +25,7 @@ _HOST_RE = re.compile(
 )
 _IPV6_RE = re.compile(r"^[0-9A-Fa-f:.]+$")
 _DBNAME_RE = re.compile(r"^[A-Za-z0-9_$\-]{1,64}$")
+REGION_RE = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d+$")
 _KNOWN_KEYS = {
     "engine",
     "host",
@@ -37,6 +38,7 @@ _KNOWN_KEYS = {
     "blueUsername",
     "greenUsername",
     "parameterPrefix",
+    "regions",
 }
 
 
@@ -64,6 +66,23 @@ def validate_host(host: str, key: str = "host") -> str:
     if not host or not (_HOST_RE.match(host) or (":" in host and _IPV6_RE.match(host))):
         raise InvalidInputError(f"secret key {key!r} is not a host name or IP address")
     return host
+
+
+def parse_regions(value: Any) -> dict[str, str]:
+    """The secret's optional ``regions`` key: ``{"<region>": {"readerHost": "<host>"}}`` → region → host."""
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise InvalidInputError("secret key 'regions' must be an object of region → {\"readerHost\": ...}")
+    hosts = {}
+    for region, entry in value.items():
+        if not isinstance(region, str) or not REGION_RE.match(region):
+            raise InvalidInputError(f"secret key 'regions' names {region!r}, which is not an AWS region")
+        host = entry.get("readerHost") if isinstance(entry, Mapping) else None
+        if not isinstance(host, str):
+            raise InvalidInputError(f"secret key 'regions.{region}' has no string 'readerHost'")
+        hosts[region] = validate_host(host, f"regions.{region}.readerHost")
+    return hosts
 
 
 def _port(value: Any, key: str = "port") -> int:
@@ -115,6 +134,8 @@ class DbSecret:
     blue_username: str
     green_username: str
     parameter_prefix: str | None
+    region_reader_hosts: Mapping[str, str] = field(default_factory=dict)
+    """The ``regions`` key: each replica region's own reader endpoint (CONTRACT.md, "Replica regions")."""
     extra: Mapping[str, Any] = field(default_factory=dict, repr=False)
 
     @classmethod
@@ -169,6 +190,7 @@ class DbSecret:
             blue_username=blue,
             green_username=green,
             parameter_prefix=prefix,
+            region_reader_hosts=parse_regions(data.get("regions")),
             extra={k: v for k, v in data.items() if k not in _KNOWN_KEYS},
         )
 
@@ -186,6 +208,11 @@ class DbSecret:
 
     def same_pair(self, other: DbSecret) -> bool:
         return (self.blue_username, self.green_username) == (other.blue_username, other.green_username)
+
+    def in_region(self, region: str) -> DbSecret:
+        """This version as consumers in ``region`` use it: that region's ``readerHost`` when the
+        ``regions`` key names one, the writer unchanged (the writer lives in the primary region)."""
+        return replace(self, reader_host=self.region_reader_hosts.get(region, self.reader_host))
 
     def host_for(self, role: Role) -> str:
         return self.host if role == "writer" else self.reader_host
@@ -215,6 +242,8 @@ class DbSecret:
             data["readerHost"] = self.reader_host
         if self.parameter_prefix is not None:
             data["parameterPrefix"] = self.parameter_prefix
+        if self.region_reader_hosts:
+            data["regions"] = {r: {"readerHost": h} for r, h in self.region_reader_hosts.items()}
         return json.dumps(data)
 
 
@@ -252,4 +281,12 @@ def _default_reader(host: str) -> str:
     return host
 
 
-__all__ = ["COLORS", "DbSecret", "MasterSecret", "validate_host", "validate_username"]
+__all__ = [
+    "COLORS",
+    "REGION_RE",
+    "DbSecret",
+    "MasterSecret",
+    "parse_regions",
+    "validate_host",
+    "validate_username",
+]

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 from .errors import InvalidInputError
+from .regions import replica_regions
 
 if TYPE_CHECKING:
     from mypy_boto3_secretsmanager import SecretsManagerClient
@@ -31,12 +32,14 @@ _CACHE_SIZE = 16
 
 @dataclass(frozen=True)
 class SecretState:
-    """What DescribeSecret says: rotation enabled, and which version holds which stage."""
+    """What DescribeSecret says: rotation enabled, which version holds which stage, and the replicas."""
 
     arn: str
     name: str
     rotation_enabled: bool
     versions: dict[str, list[str]]
+    replicas: tuple[str, ...] = ()
+    """The replica regions (``ReplicationStatus``): Parameter Store is mirrored there too."""
 
     @classmethod
     def from_description(cls, meta: Mapping[str, Any]) -> SecretState:
@@ -46,6 +49,7 @@ class SecretState:
             name=meta.get("Name", ""),
             rotation_enabled=bool(meta.get("RotationEnabled")),
             versions={vid: list(stages) for vid, stages in meta.get("VersionIdsToStages", {}).items()},
+            replicas=replica_regions(meta),
         )
 
     @property

@@ -4,7 +4,8 @@ createSecret  stage the other color's user with a fresh password as AWSPENDING (
 setSecret     as the master user: make that user's account profile the current one's, then set
               the password (so it authenticates as the current user does)
 testSecret    log in as it and as the current user: accounts and sessions must be indistinguishable
-finishSecret  mirror its URLs, then the flag, then move AWSCURRENT to it
+finishSecret  mirror its URLs, then the flag, then move AWSCURRENT to it (a replicated secret: every
+              region's URLs, then every region's flag)
 
 Each step is idempotent: Secrets Manager retries whole rotations, and any step may run twice or
 stop half way. The database is reached only through the secret's engine (:mod:`.engines.base`):
@@ -22,6 +23,7 @@ from .errors import DatabaseError, InvalidInputError, RotationRefusedError
 from .guards import GuardInput
 from .mirror import MirrorState
 from .observability import logger, metrics
+from .regional_mirror import check_not_in_use_anywhere
 from .secret import DbSecret
 from .secrets_store import PENDING
 
@@ -53,22 +55,20 @@ def set_secret(rot: RotationContext) -> None:
     if rot.engine.can_login(endpoint, pending.username, pending.password, database=pending.dbname):
         logger.info("the pending password already logs in; nothing to do", extra={"user": pending.username})
         return
-    state = reconcile_mirror(rot, current)
-    guards.check_not_in_use(
+    states = reconcile_mirror(rot, current)  # every region's mirror, the primary's first
+    check_not_in_use_anywhere(
         GuardInput(
             target_color=pending.color,
             target_user=pending.username,
             current_user=current.username,
-            mirror=state,
+            mirror=next(iter(states.values())),
             now=rot.now(),
             grace_seconds=rot.settings.rotation_grace_seconds,
-        )
+        ),
+        states,
     )
-    master = rot.master(current)
     rot.require_time("change the password as the master user")
-    with rot.engine.admin(
-        rot.endpoint(master.host, master.port), master.username, master.password, database=current.dbname
-    ) as admin:
+    with rot.master_admin(current, database=current.dbname) as admin:
         with admin.rotation_lock(rot.arn) as acquired:
             if not acquired:
                 raise RotationRefusedError(
@@ -135,10 +135,7 @@ def test_secret(rot: RotationContext) -> None:
     _log_in_everywhere(rot, pending, skip=pending.host)
     pending_session = rot.engine.session_facts(writer, pending.username, pending.password, pending.dbname)
     current_session = _current_session(rot, writer, current)
-    master = rot.master(pending)
-    with rot.engine.admin(
-        rot.endpoint(master.host, master.port), master.username, master.password, database=pending.dbname
-    ) as admin:
+    with rot.master_admin(pending, database=pending.dbname) as admin:
         states = admin.account_states(current.username, pending.username)
     source, target = states[current.username], states[pending.username]
     if source is None or target is None:
@@ -184,10 +181,8 @@ def _log_in_everywhere(rot: RotationContext, secret: DbSecret, skip: str | None 
 def finish_secret(rot: RotationContext) -> None:
     pending = rot.pending()
     _check_pair(pending, rot.current())  # never promote a copy of AWSCURRENT (a configuration test's)
-    mirror = rot.mirror(pending)
-    for role in ROLES:
-        mirror.write_url(pending.color, role, pending.url(role, rot.url_scheme))
-    mirror.write_flag(pending.color)
+    # Every region's URLs, then every region's flag (one region when the secret has no replicas).
+    rot.mirror(pending).write(pending.color, rot.urls(pending))
     rot.store.promote(rot.arn, rot.token, rot.state.current_version)
     rot.store.forget(rot.arn)
     logger.info("promoted AWSCURRENT and flipped the flag", extra={"color": pending.color})
@@ -199,34 +194,24 @@ def ensure_mirror(rot: RotationContext) -> None:
     reconcile_mirror(rot, current)
 
 
-def reconcile_mirror(rot: RotationContext, current: DbSecret) -> MirrorState:
-    """Completes the mirror of AWSCURRENT: its color's URLs, then the flag on its color.
+def reconcile_mirror(rot: RotationContext, current: DbSecret) -> dict[str, MirrorState]:
+    """Completes the mirror of AWSCURRENT in every region: its color's URLs, then the flags on its
+    color. Returns each region's state afterwards, the primary's first.
 
-    When a finishSecret stopped half way and the service gave up, the flag may name a color other
+    When a finishSecret stopped half way and the service gave up, a flag may name a color other
     than AWSCURRENT's: moving it back to AWSCURRENT (whose password still works) restarts that color's
     grace period, so the guard then refuses to change its password until consumers have moved.
     """
-    mirror = rot.mirror(current)
-    state = mirror.read()
-    changed = []
-    for role in ROLES:
-        url = current.url(role, rot.url_scheme)
-        if state.url(current.color, role) != url:
-            mirror.write_url(current.color, role, url)
-            changed.append(f"{current.color}/{role}")
-    if state.flag != current.color:
-        if state.flag is not None:
-            logger.warning(
-                "the flag disagreed with AWSCURRENT; moving it back",
-                extra={"flag": state.flag_value, "color": current.color},
-            )
-            metrics.add_metric(name="MirrorReconciled", unit="Count", value=1)
-        mirror.write_flag(current.color)
-        changed.append("flag")
-    if not changed:
-        return state
-    logger.info("completed the mirror of AWSCURRENT", extra={"written": changed})
-    return mirror.read()
+    done = rot.mirror(current).complete(current.color, rot.urls(current))
+    for region, flag in done.moved_flags.items():
+        logger.warning(
+            "the flag disagreed with AWSCURRENT; moving it back",
+            extra={"flag": flag, "color": current.color, "region": region},
+        )
+        metrics.add_metric(name="MirrorReconciled", unit="Count", value=1)
+    if done.written:
+        logger.info("completed the mirror of AWSCURRENT", extra={"written": done.written})
+    return done.after
 
 
 def _check_pair(pending: DbSecret, current: DbSecret) -> None:

@@ -8,6 +8,7 @@ It hooks the function's own Secrets Manager and SSM clients (botocore ``before-c
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import threading
@@ -49,6 +50,7 @@ class FaultRecorder:
 
     point: InjectionPoint | None = None
     engine: str = "mariadb"
+    regions: tuple[str, ...] = ()  # replica regions: their cached SSM clients are hooked too
     calls: list[Call] = field(default_factory=list)
     fired: Call | None = None
     diverged: Call | None = None
@@ -110,12 +112,17 @@ class FaultRecorder:
 
     def _attach(self) -> None:
         from bluegreen_rotation import aws
+        from bluegreen_rotation.regions import regional_ssm_client
 
-        for client in (aws.secretsmanager_client(), aws.ssm_client()):
+        clients = [(None, aws.secretsmanager_client()), (None, aws.ssm_client())]
+        clients += [(region, regional_ssm_client(region)) for region in self.regions]
+        for region, client in clients:
             if any(c is client for c in self._hooked):
                 continue
             client.meta.events.register(
-                "before-call.*.*", self._before_call, unique_id=self._hook_id("before")
+                "before-call.*.*",
+                functools.partial(self._before_call, region=region),
+                unique_id=self._hook_id("before"),
             )
             client.meta.events.register("after-call.*.*", self._after_call, unique_id=self._hook_id("after"))
             self._hooked.append(client)
@@ -133,7 +140,14 @@ class FaultRecorder:
             return call, point.mode
         return call, None
 
-    def _before_call(self, model: Any, params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+    def _before_call(
+        self,
+        model: Any,
+        params: dict[str, Any],
+        context: dict[str, Any],
+        region: str | None = None,
+        **_: Any,
+    ) -> None:
         service = model.service_model.service_name
         name = f"{service}.{model.name}"
         detail = ""
@@ -141,6 +155,8 @@ class FaultRecorder:
             parameter = str(json.loads(params.get("body") or b"{}").get("Name", ""))
             keep = 2 if parameter.endswith("-db-url") else 1
             detail = "/".join(parameter.split("/")[-keep:])
+            if region:
+                detail = f"{region}:{detail}"
         call, mode = self._record(AWS, name, model.name in AWS_WRITES, detail)
         context["faults_mode"] = mode
         context["faults_index"] = call.index

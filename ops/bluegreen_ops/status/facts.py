@@ -1,25 +1,30 @@
 """``bluegreen status``: read everything a rotation depends on and say whether it is consistent.
 
 Facts are gathered read-only (DescribeSecret, one GetSecretValue per staged version, one
-GetParameters for the mirror, one master connection to count sessions, one login per version and
-per other credentials the flag's URLs hold) and turned into problems by :mod:`.rules`, ranked by
-:mod:`.diagnosis`, each with the one command that fixes it. The first problem is the verdict; none
-means ``consistent``.
+GetParameters for the mirror and one per replica region, one master connection to count sessions,
+one login per version and per other credentials the flag's URLs hold) and turned into problems by
+:mod:`.rules` (and :mod:`.region_rules` for replica regions), ranked by :mod:`.diagnosis`, each with
+the one command that fixes it. The first problem is the verdict; none means ``consistent``.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
+
+from botocore.exceptions import BotoCoreError, ClientError
 
 from bluegreen_db.dburl import parse_url
 from bluegreen_db.naming import COLORS, ROLES, Color, other_color
 from bluegreen_rotation.engines import engine_for
 from bluegreen_rotation.engines.base import Admin, LoginDenied
 from bluegreen_rotation.errors import DatabaseError, InvalidInputError
-from bluegreen_rotation.mirror import MirrorState
+from bluegreen_rotation.mirror import Mirror, MirrorState
+from bluegreen_rotation.regions import primary_region_of
 from bluegreen_rotation.secret import DbSecret
 from bluegreen_rotation.secrets_store import CURRENT, PENDING, PREVIOUS
 
+from ..operations.clients import make_clients
 from ..operations.env import Env
 from ..operations.forecast import next_rotation
 from ..operations.guard_settings import guard_settings
@@ -27,7 +32,8 @@ from ..operations.rollback import ROLLBACK_LABEL
 from ..operations.secret_reads import describe, read_version
 from ..operations.urls import UrlCheck, check_url
 from .diagnosis import Problem, ranked, seconds_since_flip
-from .report import StatusReport, UrlFacts, VersionFacts
+from .region_rules import complete_mirror_command, replica_problems
+from .report import RegionFacts, StatusReport, UrlFacts, VersionFacts
 from .rules import Situation, diagnose
 
 _STAGE_ORDER = {CURRENT: 0, PENDING: 1, PREVIOUS: 2}
@@ -83,11 +89,13 @@ def inspect(env: Env, *, check_db: bool = True, now: datetime | None = None) -> 
     report.mirror = mirror
     report.since_flip = seconds_since_flip(mirror, now)
     gather_urls(report, mirror, current)
+    gather_replicas(report, env, current)
     if check_db:
         _check_database(report, env, current)
     problems, notes = diagnose(Situation(report, current, mirror, env.sid, env.rotate_command))
     report.problems.extend(problems)
     report.notes.extend(notes)
+    report.problems.extend(replica_problems(report, current, complete_mirror_command(env, report)))
     _forecast(report, mirror, current)
     report.problems = ranked(report.problems)
     return report
@@ -105,9 +113,21 @@ def _expected_for(report: StatusReport, color: Color, current: DbSecret) -> list
 
 
 def gather_urls(report: StatusReport, mirror: MirrorState, current: DbSecret) -> None:
+    report.urls.extend(url_facts(report, mirror, current, _primary_region(report)))
+
+
+def url_facts(
+    report: StatusReport, mirror: MirrorState, current: DbSecret, region: str | None
+) -> list[UrlFacts]:
+    """Each color's URLs in one region's mirror, compared with the versions as that region's
+    consumers use them (its own ``readerHost`` from the ``regions`` key)."""
+    found = []
     for color in COLORS:
         user = current.username_of(color)
-        candidates = _expected_for(report, color, current)
+        candidates = [
+            (stage, secret.in_region(region) if region else secret)
+            for stage, secret in _expected_for(report, color, current)
+        ]
         for role in ROLES:
             url = mirror.url(color, role)
             check: UrlCheck | None = None
@@ -120,7 +140,36 @@ def gather_urls(report: StatusReport, mirror: MirrorState, current: DbSecret) ->
                 check = check or attempt
             if check is None:
                 check = check_url(url, user, role, None)
-            report.urls.append(UrlFacts(color, role, report.names.url(color, role), user, check, matches))
+            found.append(UrlFacts(color, role, report.names.url(color, role), user, check, matches))
+    return found
+
+
+def _primary_region(report: StatusReport) -> str | None:
+    try:
+        return primary_region_of(report.meta.arn)
+    except InvalidInputError:
+        return None
+
+
+def gather_replicas(report: StatusReport, env: Env, current: DbSecret) -> None:
+    """Every replica region's flag and URLs, read as a consumer there reads them: one GetParameters
+    with a client of that region (the CLI's profile and endpoint)."""
+    replicas = report.meta.state.replicas
+    primary = _primary_region(report)
+    if not replicas or primary is None or report.mirror is None:
+        return
+    report.regions.append(RegionFacts(primary, True, report.mirror, report.urls))
+    for region in replicas:
+        facts = RegionFacts(region, False)
+        try:
+            _, ssm = make_clients(region, env.profile)
+            facts.mirror = Mirror(ssm, report.names).read()
+        except (ClientError, BotoCoreError) as exc:
+            code = exc.response.get("Error", {}).get("Code") if isinstance(exc, ClientError) else None
+            facts.error = str(code or type(exc).__name__)
+        else:
+            facts.urls = url_facts(report, facts.mirror, current, region)
+        report.regions.append(facts)
 
 
 def _check_database(report: StatusReport, env: Env, current: DbSecret) -> None:
@@ -220,6 +269,19 @@ def _forecast(report: StatusReport, mirror: MirrorState, current: DbSecret) -> N
         sessions=sessions,
         policy=report.session_policy,
     )
+    for region in report.regions[1:]:
+        if forecast.refusal is None and region.mirror is not None:
+            # setSecret's guard reads every region's flag (sessions are the database's: counted once).
+            there = next_rotation(
+                current,
+                region.mirror,
+                now=report.now,
+                grace_seconds=report.grace_seconds,
+                sessions=None,
+                policy=report.session_policy,
+            )
+            if there.refusal:
+                forecast = replace(forecast, refusal=f"in {region.region}: {there.refusal}")
     if report.meta.stuck_pending:
         report.next_rotation = "blocked until the unfinished rotation completes or is abandoned"
         report.next_rotation_allowed = False

@@ -7,16 +7,17 @@ from collections.abc import Sequence
 from typing import Any
 
 from bluegreen_db.naming import COLORS
+from bluegreen_rotation.mirror import MirrorState
 
-from .diagnosis import grace_line
+from .diagnosis import grace_line, seconds_since_flip
 from .fleet import FleetReport
-from .report import StatusReport
+from .report import StatusReport, UrlFacts
 
 
 def to_document(report: StatusReport) -> dict[str, Any]:
     mirror = report.mirror
     meta = report.meta
-    return {
+    document = {
         "secret": {
             "arn": meta.arn,
             "name": meta.state.name,
@@ -37,29 +38,8 @@ def to_document(report: StatusReport) -> dict[str, Any]:
             ],
         },
         "parameterPrefix": report.names.prefix,
-        "flag": {
-            "name": report.names.flag,
-            "value": mirror.flag_value if mirror else None,
-            "version": mirror.flag_version if mirror else None,
-            "lastModifiedDate": mirror.flag_modified if mirror else None,
-            "secondsSinceFlip": round(report.since_flip) if report.since_flip is not None else None,
-        },
-        "urls": [
-            {
-                "color": u.color,
-                "role": u.role,
-                "name": u.name,
-                "url": u.check.redacted,
-                "user": u.check.user,
-                "expectedUser": u.expected_user,
-                "matchesColorUser": u.check.user == u.expected_user,
-                "state": u.check.state,
-                "detail": u.check.detail,
-                "holds": u.matches,
-                "logsIn": u.login,
-            }
-            for u in report.urls
-        ],
+        "flag": _flag_document(report, mirror, report.since_flip),
+        "urls": [_url_document(u) for u in report.urls],
         "sessions": (
             {"masterUser": report.master_user, "byUser": dict(report.sessions)} if report.checked_db else None
         ),
@@ -79,6 +59,46 @@ def to_document(report: StatusReport) -> dict[str, Any]:
         "verdict": report.verdict,
         "fix": report.problems[0].fix if report.problems else None,
         "exitStatus": report.exit_code,
+    }
+    if report.regions:
+        document["regions"] = [
+            {
+                "region": r.region,
+                "primary": r.primary,
+                "flag": _flag_document(report, r.mirror, seconds_since_flip(r.mirror, report.now))
+                if r.mirror
+                else None,
+                "urls": [_url_document(u) for u in r.urls],
+                "error": r.error,
+            }
+            for r in report.regions
+        ]
+    return document
+
+
+def _flag_document(report: StatusReport, mirror: MirrorState | None, since: float | None) -> dict[str, Any]:
+    return {
+        "name": report.names.flag,
+        "value": mirror.flag_value if mirror else None,
+        "version": mirror.flag_version if mirror else None,
+        "lastModifiedDate": mirror.flag_modified if mirror else None,
+        "secondsSinceFlip": round(since) if since is not None else None,
+    }
+
+
+def _url_document(u: UrlFacts) -> dict[str, Any]:
+    return {
+        "color": u.color,
+        "role": u.role,
+        "name": u.name,
+        "url": u.check.redacted,
+        "user": u.check.user,
+        "expectedUser": u.expected_user,
+        "matchesColorUser": u.check.user == u.expected_user,
+        "state": u.check.state,
+        "detail": u.check.detail,
+        "holds": u.matches,
+        "logsIn": u.login,
     }
 
 
@@ -107,31 +127,16 @@ def to_table(report: StatusReport) -> list[str]:
     lines += render_table(["VERSION", "STAGES", "USER", "COLOR", "LOGS IN", "NOTE"], rows)
     lines.append("")
     if mirror is not None:
-        if mirror.flag_value is None:
-            flag = "missing"
-        else:
-            modified = mirror.flag_modified.isoformat(timespec="seconds") if mirror.flag_modified else "?"
-            flag = f"{mirror.flag_value}  (version {mirror.flag_version}, modified {modified})"
-        lines.append(f"Flag      {report.names.flag} = {flag}")
+        lines.append(f"Flag      {report.names.flag} = {_flag_line(mirror)}")
     lines.append("")
-    url_rows = [
-        [
-            u.color,
-            u.role,
-            u.check.user or "-",
-            "yes" if u.check.user == u.expected_user else "no",
-            u.check.state,
-            u.matches or "-",
-            u.login or "-",
-            u.check.redacted or "-",
-        ]
-        for u in report.urls
-    ]
-    if url_rows:
-        lines += render_table(
-            ["COLOR", "ROLE", "USER", "MATCHES", "STATE", "HOLDS", "LOGS IN", "URL"], url_rows
-        )
-        lines.append("")
+    lines += _url_table(report.urls)
+    for region in report.regions[1:]:
+        where = f"Region    {region.region} (replica)"
+        if region.mirror is None:
+            lines += [f"{where}: not read: {region.error}", ""]
+            continue
+        lines += [f"{where}: flag = {_flag_line(region.mirror)}", ""]
+        lines += _url_table(region.urls)
     if report.checked_db and current is not None:
         session_rows = [
             [current.username_of(c), c, str(report.sessions[current.username_of(c)])]
@@ -153,6 +158,32 @@ def to_table(report: StatusReport) -> list[str]:
         lines.append(f"Problem   {problem.severity}: {problem.message} -> {problem.fix}")
     lines.append(f"Verdict   {report.verdict}")
     return lines
+
+
+def _flag_line(mirror: MirrorState) -> str:
+    if mirror.flag_value is None:
+        return "missing"
+    modified = mirror.flag_modified.isoformat(timespec="seconds") if mirror.flag_modified else "?"
+    return f"{mirror.flag_value}  (version {mirror.flag_version}, modified {modified})"
+
+
+def _url_table(urls: Sequence[UrlFacts]) -> list[str]:
+    rows = [
+        [
+            u.color,
+            u.role,
+            u.check.user or "-",
+            "yes" if u.check.user == u.expected_user else "no",
+            u.check.state,
+            u.matches or "-",
+            u.login or "-",
+            u.check.redacted or "-",
+        ]
+        for u in urls
+    ]
+    if not rows:
+        return []
+    return [*render_table(["COLOR", "ROLE", "USER", "MATCHES", "STATE", "HOLDS", "LOGS IN", "URL"], rows), ""]
 
 
 def render_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:

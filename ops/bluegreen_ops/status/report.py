@@ -45,6 +45,20 @@ class UrlFacts:
 
 
 @dataclass
+class RegionFacts:
+    """One region's mirror of a replicated secret, as consumers in that region read it."""
+
+    region: str
+    primary: bool
+    mirror: MirrorState | None = None
+    urls: list[UrlFacts] = field(default_factory=list)
+    error: str | None = None  # why this region's Parameter Store could not be read
+
+    def urls_of(self, color: Color) -> list[UrlFacts]:
+        return [u for u in self.urls if u.color == color]
+
+
+@dataclass
 class StatusReport:
     meta: SecretMeta
     names: ParameterNames
@@ -63,6 +77,8 @@ class StatusReport:
     next_rotation_allowed: bool | None = None
     problems: list[Problem] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    regions: list[RegionFacts] = field(default_factory=list)
+    """Every region's mirror, the primary's first, when the secret has replica regions; else empty."""
 
     def stage(self, stage: str) -> VersionFacts | None:
         return next((v for v in self.versions if stage in v.stages), None)

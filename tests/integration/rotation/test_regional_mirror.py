@@ -22,7 +22,7 @@ from bluegreen_db.dburl import parse_url
 from bluegreen_db.naming import ROLES, Color, ParameterNames
 from bluegreen_ops.devstack.moto_server import REGION, MotoServer
 from bluegreen_rotation.regional_mirror import RegionalMirror, RegionMirrorError, urls_by_region
-from bluegreen_rotation.regions import parse_regions, regional_ssm_client, replica_regions
+from bluegreen_rotation.regions import regional_ssm_client, replica_regions
 from bluegreen_rotation.secret import DbSecret
 from bluegreen_rotation.throttle import ThrottleRetry
 
@@ -67,8 +67,7 @@ def _mirror(arn: str, names: ParameterNames, retry: ThrottleRetry | None = None)
 
 
 def _urls(secret: DbSecret, regions: tuple[str, ...]) -> dict[str, dict[Any, str]]:
-    hosts = parse_regions(secret.extra.get("regions"))
-    return urls_by_region(secret, "mysql+pymysql", regions, hosts)
+    return urls_by_region(secret, "mysql+pymysql", regions, secret.region_reader_hosts)
 
 
 def _seen(region: str, names: ParameterNames) -> dict[str, str]:

@@ -72,6 +72,16 @@ def _record(make_stack: Any, scenario: str) -> tuple[list[faults.Call], dict[str
     return recorder.calls, fingerprint
 
 
+def _absorbed_by_the_step(point: InjectionPoint) -> bool:
+    """A throttled PutParameter is retried by the mirror within the step's time (``throttle.py``):
+    the step succeeds and no retry of the rotation is needed."""
+    return (point.call.name, point.mode, point.error_code) == (
+        "ssm.PutParameter",
+        FAIL,
+        "ThrottlingException",
+    )
+
+
 def _lock_refusal(error: BaseException | None) -> bool:
     return isinstance(error, RotationRefusedError) and "another setSecret" in str(error)
 
@@ -97,7 +107,11 @@ def _inject(make_stack: Any, scenario: str, point: InjectionPoint, reference: di
     # The step that made the call sees the fault. A retry racing the server's release of the named
     # lock of a dropped connection may be refused once more: the service would simply retry again.
     later = [r for r in failed[1:] if not _lock_refusal(r.error)]
-    if not failed or failed[0].step != point.call.step or later:
+    if _absorbed_by_the_step(point):
+        if failed:
+            seen = [(r.attempt, r.step, type(r.error).__name__) for r in failed]
+            problems.append(f"a throttled write is retried within the step, yet the driver saw {seen}")
+    elif not failed or failed[0].step != point.call.step or later:
         seen = [(r.attempt, r.step, type(r.error).__name__) for r in failed]
         problems.append(f"expected one failed {point.call.step}, the driver saw {seen}")
     fingerprint, state_problems = rotation_state(stack, token, previous)

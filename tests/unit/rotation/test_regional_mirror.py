@@ -216,7 +216,8 @@ def test_complete_writes_only_what_differs_urls_first(
     Mirror(clients[PRIMARY], NAMES).write_url("green", "reader", URLS[PRIMARY]["reader"])  # type: ignore[arg-type]
     Mirror(clients[PRIMARY], NAMES).write_flag("green")  # type: ignore[arg-type]
     log.clear()
-    states, changed = mirror.complete("green", URLS)
+    done = mirror.complete("green", URLS)
+    states, changed = done.after, done.written
     assert changed == [
         f"{EAST2}:green/writer",
         f"{EAST2}:green/reader",
@@ -226,7 +227,7 @@ def test_complete_writes_only_what_differs_urls_first(
         f"{WEST2}:flag",
     ]
     assert all(state.flag == "green" for state in states.values())
-    assert mirror.complete("green", URLS)[1] == []
+    assert mirror.complete("green", URLS).written == []
 
 
 def test_the_guard_refuses_a_color_any_regions_flag_names(clients: dict[str, FakeSsm]) -> None:
@@ -304,3 +305,25 @@ def test_the_regional_mirror_passes_each_regions_key(clients: dict[str, FakeSsm]
     assert clients[EAST2].values[NAMES.url("green", "writer")]["KeyId"] == KEY.replace(
         "us-east-1", "us-east-2"
     )
+
+
+def test_without_replicas_errors_and_refusals_read_as_a_single_regions(
+    clients: dict[str, FakeSsm],
+) -> None:
+    """A secret without replicas keeps botocore's own errors and the guard's own words."""
+    mirror = RegionalMirror.build(NAMES, PRIMARY, (), lambda region: cast("SSMClient", clients[region]))
+    clients[PRIMARY].failures = [_error("InternalServerError")]
+    urls = {PRIMARY: URLS[PRIMARY]}
+    with pytest.raises(ClientError):
+        mirror.write("green", urls)
+    mirror.write("green", urls)
+    facts = GuardInput(
+        target_color="green",
+        target_user="app_green",
+        current_user="app",
+        mirror=mirror.read()[PRIMARY],
+        now=datetime(2026, 2, 1, tzinfo=UTC),
+        grace_seconds=900,
+    )
+    with pytest.raises(RotationRefusedError, match=r"^refusing to change the password of 'app_green'"):
+        check_not_in_use_anywhere(facts, mirror.read())

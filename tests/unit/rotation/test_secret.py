@@ -109,3 +109,32 @@ def test_mysql_defaults_leave_dbname_unset():
     s = DbSecret.parse(secret(dbname=None))
     assert (s.port, s.dbname) == (3306, None)
     assert "dbname" not in json.loads(s.to_json())
+
+
+def test_the_regions_key_is_validated_and_survives_every_rotation():
+    regions = {"us-west-2": {"readerHost": "app.cluster-ro-w2.us-west-2.rds.amazonaws.com"}}
+    s = DbSecret.parse(secret(regions=regions))
+    assert s.region_reader_hosts == {"us-west-2": "app.cluster-ro-w2.us-west-2.rds.amazonaws.com"}
+    assert "regions" not in s.extra
+    assert json.loads(s.next_version("new-password-1").to_json())["regions"] == regions
+    assert "regions" not in json.loads(DbSecret.parse(secret()).to_json())
+
+
+@pytest.mark.parametrize(
+    ("regions", "match"),
+    [
+        ("us-west-2", "must be an object"),
+        ({"mars-1": {"readerHost": "r.example.com"}}, "not an AWS region"),
+        ({"us-west-2": {}}, "no string 'readerHost'"),
+        ({"us-west-2": {"readerHost": "bad host!"}}, "regions.us-west-2.readerHost"),
+    ],
+)
+def test_a_bad_regions_key_names_the_problem(regions, match):
+    with pytest.raises(InvalidInputError, match=match):
+        DbSecret.parse(secret(regions=regions))
+
+
+def test_a_master_secret_of_username_and_password_takes_host_and_port_from_the_rotated_secret():
+    rotated = DbSecret.parse(secret(port=3307))
+    master = MasterSecret.parse(json.dumps({"username": "admin", "password": "pw-rds-managed"}), rotated)
+    assert (master.host, master.port) == (rotated.host, 3307)

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from bluegreen_rotation.config import Settings
+from bluegreen_rotation.engines.base import LoginDenied
 from bluegreen_rotation.errors import DatabaseError, InvalidInputError, RotationRefusedError
 from bluegreen_rotation.rotation import run_step
 from bluegreen_rotation.secret import DbSecret
@@ -43,6 +44,7 @@ class World:
     sm: FakeSecretsManager = field(default_factory=FakeSecretsManager)
     db: FakeDatabase = field(default_factory=FakeDatabase)
     settings: dict[str, Any] = field(default_factory=dict)
+    step: str | None = None  # the step running, for fakes that act during one
 
     def __post_init__(self) -> None:
         self.ssm = FakeSSM(self.clock)
@@ -296,3 +298,48 @@ def test_a_finished_token_only_completes_the_mirror(world: World) -> None:
     for step in ("createSecret", "setSecret", "testSecret"):
         world.run(step, "t1")
     assert world.db.calls == []
+
+
+class _RdsRotatesTheMaster:
+    """Wraps the fake service's GetSecretValue: right after the first read of the master secret
+    during ``step``, RDS rotates it (the database, then the secret), as a managed master may."""
+
+    def __init__(self, world: World, step: str) -> None:
+        self.world, self.step, self.fired = world, step, False
+        self._real = world.sm.get_secret_value
+        world.sm.get_secret_value = self  # type: ignore[method-assign]
+
+    def __call__(self, **kwargs: Any) -> dict[str, Any]:
+        response = self._real(**kwargs)
+        if kwargs["SecretId"] == MASTER_ARN and not self.fired and self.world.step == self.step:
+            self.fired = True
+            self.world.db.users["admin"] = FakeUser("rotated-by-rds", {})
+            self.world.sm.stages[MASTER_ARN]["m1"] = []
+            self.world.sm.add(
+                MASTER_ARN,
+                "m2",
+                json.dumps({"username": "admin", "password": "rotated-by-rds"}),
+                "AWSCURRENT",
+            )
+        return response  # type: ignore[no-any-return]
+
+
+@pytest.mark.parametrize("step", ["setSecret", "testSecret"])
+def test_a_master_rotated_between_read_and_login_is_read_once_more(world: World, step: str) -> None:
+    rds = _RdsRotatesTheMaster(world, step)
+    world.start("t1")
+    for s in STEPS:
+        world.step = s
+        world.run(s, "t1")
+    assert rds.fired and world.flag() == "green"
+
+
+def test_a_master_password_refused_twice_fails_the_step_and_changes_nothing(world: World) -> None:
+    world.start("t1")
+    world.run("createSecret", "t1")
+    world.db.users["admin"] = FakeUser("not-the-secrets-password", {})
+    reads = world.sm.calls.count("GetSecretValue")
+    with pytest.raises(LoginDenied):
+        world.run("setSecret", "t1")
+    assert "app_green" not in world.db.users
+    assert world.sm.calls.count("GetSecretValue") - reads >= 2  # the master secret was read again
