@@ -16,10 +16,11 @@ from typing import Any
 import boto3
 import pytest
 
+from bluegreen_ops.devstack.app_database import AppDatabase
 from bluegreen_ops.devstack.mariadb import MariaDB
 from bluegreen_ops.devstack.moto_server import MotoServer, aws_environment
 from bluegreen_ops.devstack.postgresql import PG_BIN, PostgreSQL
-from bluegreen_ops.devstack.seeding import AppDatabase, seed_application
+from bluegreen_ops.devstack.seeding import seed_application
 from tests.availability import skip_unless_available
 from tests.engine_stacks import ENGINES, STACK_NUMBERS, Probe, probe_for
 

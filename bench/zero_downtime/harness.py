@@ -16,10 +16,11 @@ from typing import Any
 import boto3
 
 from bluegreen_db.naming import ParameterNames
+from bluegreen_ops.devstack.app_database import AppDatabase
 from bluegreen_ops.devstack.environ import patched_environ
 from bluegreen_ops.devstack.mariadb import MariaDB
 from bluegreen_ops.devstack.moto_server import MotoServer, aws_environment
-from bluegreen_ops.devstack.seeding import AppDatabase, seed_application
+from bluegreen_ops.devstack.seeding import seed_application
 
 from .load import SERVER_THREADS, Worker, engine_op, log, pymysql_op, running
 from .rotations import Rotations

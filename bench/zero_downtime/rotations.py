@@ -7,7 +7,7 @@ import time
 from typing import Any
 
 from bluegreen_db.naming import ParameterNames
-from bluegreen_ops.devstack.seeding import AppDatabase
+from bluegreen_ops.devstack.app_database import AppDatabase
 
 
 class Rotations:

@@ -14,8 +14,8 @@ from typing import Any
 
 from psycopg import sql
 
+from .app_database import AppDatabase
 from .postgresql import MASTER_USER, PostgreSQL
-from .seeding import AppDatabase
 
 __all__ = ["seed_postgresql_application"]
 

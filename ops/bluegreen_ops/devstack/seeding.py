@@ -8,23 +8,13 @@ shape of :mod:`.postgresql_seeding`), so tests, bench and the demo seed either t
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from .app_database import AppDatabase
 from .mariadb import ADMIN_USER, MariaDB
 
 if TYPE_CHECKING:
     from .postgresql import PostgreSQL
-
-
-@dataclass
-class AppDatabase:
-    """What an adopted Aurora secret describes: a database, its app user and the master secret."""
-
-    secret_arn: str
-    master_arn: str
-    username: str
-    dbname: str
 
 
 def seed_application(

@@ -27,10 +27,11 @@ import boto3
 
 from bluegreen_db.dburl import redact
 from bluegreen_db.naming import COLORS, ROLES, ParameterNames, resolve_prefix
+from bluegreen_ops.devstack.app_database import AppDatabase
 from bluegreen_ops.devstack.mariadb import MariaDB
 from bluegreen_ops.devstack.moto_server import REGION, MotoServer, aws_environment
 from bluegreen_ops.devstack.secrets_manager_driver import STEPS, RotationDriver, RotationFailedError
-from bluegreen_ops.devstack.seeding import AppDatabase, seed_application
+from bluegreen_ops.devstack.seeding import seed_application
 from bluegreen_ops.devstack.tls import make_tls_files
 
 from .engine import DockerEngine, docker_engine

@@ -11,8 +11,9 @@ from types import SimpleNamespace
 from typing import Any
 
 from app import lambda_handler
+from bluegreen_ops.devstack.app_database import AppDatabase
 from bluegreen_ops.devstack.secrets_manager_driver import RotationDriver
-from bluegreen_ops.devstack.seeding import AppDatabase, seed_application
+from bluegreen_ops.devstack.seeding import seed_application
 
 from .conftest import assert_no_password
 
