@@ -6,10 +6,16 @@ function makes to the outside world:
 - each Secrets Manager and Parameter Store API call, seen by botocore event hooks registered on the
   function's own clients (``bluegreen_rotation.aws.secretsmanager_client()``/``ssm_client()``, which
   are cached per execution environment): one entry per API call, whatever botocore retries below it;
-- each ``pymysql.connect`` made by ``bluegreen_rotation.engines.mysql.connection`` (its module-level ``pymysql`` is
-  replaced by a proxy whose ``connect`` is wrapped), and each statement executed on a connection it
-  opened (``pymysql.cursors.Cursor.execute`` is wrapped, and only counts tracked connections, so
-  ``Admin._rows`` and ``test_login``'s cursor are seen alike and nothing else is).
+- MySQL (``engine="mariadb"``): each ``pymysql.connect`` made by
+  ``bluegreen_rotation.engines.mysql.connection`` (its module-level ``pymysql`` is replaced by a proxy
+  whose ``connect`` is wrapped), and each statement executed on a connection it opened
+  (``pymysql.cursors.Cursor.execute`` is wrapped, and only counts tracked connections, so
+  ``Admin._rows`` and ``test_login``'s cursor are seen alike and nothing else is);
+- PostgreSQL (``engine="postgresql"``): each ``psycopg.connect`` made by
+  ``bluegreen_rotation.engines.postgresql.connection`` (its module-level ``psycopg`` proxied the
+  same way). Its statements are not injected: a point per statement would double the suite's
+  longest test, and what a retry must redo after a dropped statement is the engine's own
+  idempotence, which ``tests/integration/rotation/engines/postgresql`` proves statement by statement.
 
 The same recorder, armed with an :class:`InjectionPoint`, fails exactly that call once in a fresh
 rotation. Nothing is mocked: every fault wraps the real call, and the call itself still runs
@@ -20,7 +26,8 @@ Fault modes:
 ``fail``
     The call fails before it takes effect. AWS: a ``ClientError`` (``ThrottlingException`` or a
     5xx code) raised from ``before-call``, which sits above botocore's retry loop, so the step sees
-    it. DB: ``OperationalError(2013, "Lost connection ...")`` instead of connecting, or the
+    it. DB: ``OperationalError(2013, "Lost connection ...")`` (PostgreSQL: psycopg's
+    ``OperationalError``, "server closed the connection") instead of connecting, or the
     connection dropped before the statement is sent.
 ``lost-reply``
     The call takes effect but its answer is lost. AWS: a ``ClientError`` raised from ``after-call``
@@ -46,6 +53,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import psycopg
 import pymysql
 import pymysql.cursors
 from botocore.exceptions import ClientError
@@ -131,8 +139,9 @@ def sql_label(query: str) -> str:
     return label
 
 
-class _PymysqlProxy:
-    """Stands in for ``bluegreen_rotation.engines.mysql.connection.pymysql``: ``connect`` wrapped, the rest delegated."""
+class _DriverProxy:
+    """Stands in for an engine connection module's driver (``pymysql``, ``psycopg``): ``connect``
+    wrapped, the rest delegated."""
 
     def __init__(self, real: Any, connect: Callable[..., Any]) -> None:
         self._real = real
@@ -151,6 +160,7 @@ class FaultRecorder:
     """
 
     point: InjectionPoint | None = None
+    engine: str = "mariadb"
     calls: list[Call] = field(default_factory=list)
     fired: Call | None = None
     diverged: Call | None = None
@@ -164,11 +174,20 @@ class FaultRecorder:
 
     # -- installation -------------------------------------------------------------------------
     def __enter__(self) -> FaultRecorder:
+        if self.engine == "postgresql":
+            import bluegreen_rotation.engines.postgresql.connection as pg_connection
+
+            real_psycopg = pg_connection.psycopg
+            wrapped = self._wrap_connect(psycopg.connect, _psycopg_connect_lost)
+            pg_connection.psycopg = _DriverProxy(real_psycopg, wrapped)  # type: ignore[assignment]
+            self._restore.append(lambda: setattr(pg_connection, "psycopg", real_psycopg))
+            return self
         import bluegreen_rotation.engines.mysql.connection as database
 
         real_module = database.pymysql
         real_connect = pymysql.connect
-        database.pymysql = _PymysqlProxy(real_module, self._wrap_connect(real_connect))  # type: ignore[assignment]
+        proxy = _DriverProxy(real_module, self._wrap_connect(real_connect, _pymysql_connect_lost))
+        database.pymysql = proxy  # type: ignore[assignment]
         self._restore.append(lambda: setattr(database, "pymysql", real_module))
 
         real_execute = pymysql.cursors.Cursor.execute
@@ -254,17 +273,13 @@ class FaultRecorder:
         assert self.point is not None
         return self.point.error_code or "InternalServiceError"
 
-    def _wrap_connect(self, real: Callable[..., Any]) -> Callable[..., Any]:
+    def _wrap_connect(self, real: Callable[..., Any], lost: Callable[[], Exception]) -> Callable[..., Any]:
         def connect(*args: Any, **kwargs: Any) -> Any:
             # User names carry the stack's number (app7, app7_green): the label must not.
             user = re.sub(r"\d+", "N", str(kwargs.get("user")))
             _call, mode = self._record(DB_CONNECT, f"connect {user}", False)
             if mode == FAIL:
-                raise pymysql.err.OperationalError(
-                    CR_SERVER_LOST,
-                    "Lost connection to server at 'handshake: reading initial communication packet' "
-                    "(injected)",
-                )
+                raise lost()
             conn = real(*args, **kwargs)
             self._connections.add(conn)
             return conn
@@ -298,6 +313,19 @@ class FaultRecorder:
             return result
 
         return execute
+
+
+def _pymysql_connect_lost() -> Exception:
+    return pymysql.err.OperationalError(
+        CR_SERVER_LOST,
+        "Lost connection to server at 'handshake: reading initial communication packet' (injected)",
+    )
+
+
+def _psycopg_connect_lost() -> Exception:
+    return psycopg.OperationalError(
+        "connection to server failed: server closed the connection unexpectedly (injected)"
+    )
 
 
 def cold_start() -> None:
@@ -371,9 +399,10 @@ class Consumer:
     """Reads the flag and the URLs in one GetParameters, then logs in with the flag's writer and reader
     URLs, over and over, until stopped. Failures are described without any credential."""
 
-    def __init__(self, ssm: Any, prefix: str, pause: float = 0.01) -> None:
+    def __init__(self, ssm: Any, prefix: str, pause: float = 0.01, engine: str = "mariadb") -> None:
         self._ssm = ssm
         self._prefix = prefix
+        self._engine = engine
         self._pause = pause
         self._stop = threading.Event()
         self.stats = ConsumerStats()
@@ -419,11 +448,36 @@ class Consumer:
                 stats.failures.append(f"flag names {color!r} but {color}/{role} URL is missing")
                 continue
             try:
-                login_as(url, connect_timeout=5, ssl_disabled=True)
+                if self._engine == "postgresql":
+                    _psycopg_login(url)
+                else:
+                    login_as(url, connect_timeout=5, ssl_disabled=True)
             except pymysql.err.MySQLError as exc:
                 stats.failures.append(f"{color}/{role} as {parse_url(url).username!r}: error {exc.args[0]}")
                 continue
+            except psycopg.Error as exc:
+                error = exc.sqlstate or type(exc).__name__
+                stats.failures.append(f"{color}/{role} as {parse_url(url).username!r}: error {error}")
+                continue
             stats.logins += 1
+
+
+def _psycopg_login(url: str) -> str:
+    """Logs in with a URL's credentials (plaintext: the session's server is reached on loopback)."""
+    from bluegreen_db.dburl import parse_url
+
+    parsed = parse_url(url)
+    with psycopg.connect(
+        host=parsed.host,
+        port=parsed.port,
+        user=parsed.username,
+        password=parsed.password,
+        dbname=parsed.database,
+        sslmode="disable",
+        connect_timeout=5,
+    ) as conn:
+        row = conn.execute("SELECT session_user").fetchone()
+    return str(row[0]) if row else ""
 
 
 # -- the state an uninterrupted rotation ends in ------------------------------------------------
@@ -431,6 +485,8 @@ def _logs_in_as(
     stack: Any, user: str, password: str, database: str | None = None, host: str | None = None
 ) -> str:
     """'' when the credentials log in as ``user``, else a credential-free description of what happened."""
+    if getattr(stack, "engine", "mariadb") == "postgresql":
+        return _pg_logs_in_as(stack, user, password, database, host)
     try:
         conn = pymysql.connect(
             host=host or stack.db.host,
@@ -450,6 +506,24 @@ def _logs_in_as(
     return "" if who == user else f"logged in as {who!r}"
 
 
+def _pg_logs_in_as(stack: Any, user: str, password: str, database: str | None, host: str | None) -> str:
+    try:
+        with psycopg.connect(
+            host=host or stack.db.host,
+            port=stack.db.port,
+            user=user,
+            password=password,
+            dbname=database or stack.app.dbname,
+            sslmode="disable",
+            connect_timeout=5,
+        ) as conn:
+            row = conn.execute("SELECT session_user").fetchone()
+    except psycopg.Error as exc:
+        return f"error {exc.sqlstate or type(exc).__name__}"
+    who = str(row[0]) if row else ""
+    return "" if who == user else f"logged in as {who!r}"
+
+
 def rotation_state(stack: Any, token: str, previous: str) -> tuple[dict[str, Any], list[str]]:
     """A name- and password-independent fingerprint of the end state, and every broken guarantee.
 
@@ -457,10 +531,11 @@ def rotation_state(stack: Any, token: str, previous: str) -> tuple[dict[str, Any
     token and AWSPREVIOUS on the version it replaced, no AWSPENDING left; the flag on AWSCURRENT's
     color; each color's writer and reader URL is exactly the URL of that color's latest version and
     logs in as that color's user; AWSPREVIOUS's user logs in with its password; the two users have
-    the same host part, TLS requirement and grants. Problems never quote a credential.
+    the same host part, TLS requirement and grants (PostgreSQL: the same login attributes and
+    profile, read from the catalogs). Problems never quote a credential.
     """
-    from bluegreen_rotation.engines.mysql.admin import MySQLAdmin as Admin
     from bluegreen_rotation.secret import DbSecret
+    from tests.helpers import probe
 
     problems: list[str] = []
     arn = stack.app.secret_arn
@@ -510,7 +585,7 @@ def rotation_state(stack: Any, token: str, previous: str) -> tuple[dict[str, Any
                 continue
             if param["Type"] != "SecureString":
                 problems.append(f"{version.color}/{role} URL is a {param['Type']}")
-            if param["Value"] != version.url(role, "mysql+pymysql"):
+            if param["Value"] != version.url(role, probe(stack).url_scheme):
                 problems.append(f"{version.color}/{role} URL is not that of the color's latest version")
             from bluegreen_db.dburl import parse_url
 
@@ -525,6 +600,30 @@ def rotation_state(stack: Any, token: str, previous: str) -> tuple[dict[str, Any
         problems.append(
             f"AWSPREVIOUS's user {prev.username!r} no longer logs in with its password: {outcome}"
         )
+
+    if getattr(stack, "engine", "mariadb") == "postgresql":
+        accounts, grants = _pg_accounts(stack, blue, green)
+    else:
+        accounts, grants = _mysql_accounts(stack, blue, green)
+    if len(accounts) != 2 or accounts.get(blue) != accounts.get(green):
+        problems.append(f"the users' host parts or TLS requirements differ: {sorted(accounts.items())}")
+    if grants.get(blue) != grants.get(green):
+        problems.append("the two users' account profiles differ")
+
+    fingerprint = {
+        "stages": stages,
+        "current": cur.color,
+        "flag": flag,
+        "parameters": sorted((n[len(stack.prefix) :], p["Type"]) for n, p in params.items()),
+        "accounts": sorted(("blue" if u == blue else "green", a) for u, a in accounts.items()),
+        "grants": grants.get(blue),
+    }
+    return fingerprint, problems
+
+
+def _mysql_accounts(stack: Any, blue: str, green: str) -> tuple[dict[str, Any], dict[str, list[str]]]:
+    """Each user's host part and TLS requirement, and its account profile as the MySQL engine reads it."""
+    from bluegreen_rotation.engines.mysql.admin import MySQLAdmin as Admin
 
     accounts = {
         str(u): (str(h), _plain(t))
@@ -541,20 +640,26 @@ def rotation_state(stack: Any, token: str, previous: str) -> tuple[dict[str, Any
         for user, st in states.items()
         if st is not None
     }
-    if len(accounts) != 2 or accounts.get(blue) != accounts.get(green):
-        problems.append(f"the users' host parts or TLS requirements differ: {sorted(accounts.items())}")
-    if grants.get(blue) != grants.get(green):
-        problems.append("the two users' account profiles differ")
+    return accounts, grants
 
-    fingerprint = {
-        "stages": stages,
-        "current": cur.color,
-        "flag": flag,
-        "parameters": sorted((n[len(stack.prefix) :], p["Type"]) for n, p in params.items()),
-        "accounts": sorted(("blue" if u == blue else "green", a) for u, a in accounts.items()),
-        "grants": grants.get(blue),
+
+def _pg_accounts(stack: Any, blue: str, green: str) -> tuple[dict[str, Any], dict[str, list[str]]]:
+    """Each role's login attributes, and its profile read from the catalogs (the stack's database
+    name replaced, so stacks compare equal)."""
+    accounts = {
+        str(u): (bool(login), str(until))
+        for u, login, until in stack.db.execute(
+            "SELECT rolname, rolcanlogin, rolvaliduntil FROM pg_roles WHERE rolname IN (%s, %s)",
+            (blue, green),
+        )
     }
-    return fingerprint, problems
+    from tests.helpers import grants as profile
+
+    grants = {
+        user: sorted(line.replace(stack.app.dbname, "{db}") for line in profile(stack, user))
+        for user in accounts
+    }
+    return accounts, grants
 
 
 def _plain(value: Any) -> str:

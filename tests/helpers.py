@@ -8,6 +8,7 @@ from typing import Any
 import pymysql
 
 from bluegreen_db.dburl import parse_url
+from tests.engine_stacks import MariaDBProbe, Probe
 
 
 def secret_value(stack: Any, stage: str = "AWSCURRENT", version_id: str | None = None) -> dict[str, Any]:
@@ -23,14 +24,14 @@ def stages(stack: Any) -> dict[str, list[str]]:
     return {k: sorted(v) for k, v in meta["VersionIdsToStages"].items()}
 
 
+def probe(stack: Any) -> Probe:
+    """The stack's engine probe (:mod:`tests.engine_stacks`); a stack built without one is MariaDB's."""
+    found = getattr(stack, "probe", None)
+    return found if found is not None else MariaDBProbe(stack.db)
+
+
 def can_login(stack: Any, user: str, password: str) -> bool:
-    try:
-        pymysql.connect(host="127.0.0.1", port=stack.db.port, user=user, password=password).close()
-    except pymysql.err.OperationalError as exc:
-        if exc.args[0] == 1045:
-            return False
-        raise
-    return True
+    return probe(stack).can_login(user, password)
 
 
 def login_as(url: str, **connect_kwargs: Any) -> str:
@@ -50,7 +51,7 @@ def login_as(url: str, **connect_kwargs: Any) -> str:
 
 
 def url_logs_in_as(stack: Any, url: str, user: str) -> bool:
-    return parse_url(url).username == user and login_as(url) == user
+    return parse_url(url).username == user and probe(stack).login_as(url) == user
 
 
 def assert_color_urls_log_in(stack: Any, current: dict[str, Any], previous: dict[str, Any]) -> None:
@@ -78,23 +79,14 @@ def flag(stack: Any) -> str | None:
 
 
 def grants(stack: Any, user: str) -> list[str]:
-    host = stack.db.execute("SELECT Host FROM mysql.user WHERE User = %s", (user,))[0][0]
-    rows = stack.db.execute("SHOW GRANTS FOR %s@%s", (user, host))
-    out = []
-    for (line,) in rows:
-        line = line.replace(f"`{user}`@", "`USER`@").split(" IDENTIFIED BY PASSWORD")[0]
-        out.append(line)
-    return sorted(out)
+    """The user's privileges and profile, comparable between the two colors."""
+    return probe(stack).grants(user, stack.app.dbname)
 
 
 def snapshot(stack: Any) -> dict[str, Any]:
     """Everything a rotation may change: database accounts, secret versions, parameters."""
-    users = (stack.app.username, f"{stack.app.username}_green", "admin")
-    accounts = stack.db.execute(
-        "SELECT User, Host, authentication_string, ssl_type FROM mysql.user WHERE User IN (%s, %s, %s)"
-        " ORDER BY User, Host",
-        users,
-    )
+    users = (stack.app.username, f"{stack.app.username}_green", probe(stack).master_user)
+    accounts = probe(stack).accounts(users)
     account_grants = {row[0]: grants(stack, row[0]) for row in accounts}
     versions = stack.secretsmanager.list_secret_version_ids(
         SecretId=stack.app.secret_arn, IncludeDeprecated=True

@@ -48,8 +48,9 @@ def set_secret(rot: RotationContext) -> None:
     _check_pair(pending, current)
     endpoint = rot.endpoint(pending.host, pending.port)
     rot.require_time("log in as the pending user")
-    # No database named: the probe asks only whether the password is set (the engine's default).
-    if rot.engine.can_login(endpoint, pending.username, pending.password, database=None):
+    # In the secret's database, as a client logs in: where a role may connect only to some databases
+    # (PostgreSQL's CONNECT privilege), any other one would refuse a password that is set.
+    if rot.engine.can_login(endpoint, pending.username, pending.password, database=pending.dbname):
         logger.info("the pending password already logs in; nothing to do", extra={"user": pending.username})
         return
     state = reconcile_mirror(rot, current)
@@ -66,7 +67,7 @@ def set_secret(rot: RotationContext) -> None:
     master = rot.master(current)
     rot.require_time("change the password as the master user")
     with rot.engine.admin(
-        rot.endpoint(master.host, master.port), master.username, master.password, database=None
+        rot.endpoint(master.host, master.port), master.username, master.password, database=current.dbname
     ) as admin:
         with admin.rotation_lock(rot.arn) as acquired:
             if not acquired:
@@ -136,7 +137,7 @@ def test_secret(rot: RotationContext) -> None:
     current_session = _current_session(rot, writer, current)
     master = rot.master(pending)
     with rot.engine.admin(
-        rot.endpoint(master.host, master.port), master.username, master.password, database=None
+        rot.endpoint(master.host, master.port), master.username, master.password, database=pending.dbname
     ) as admin:
         states = admin.account_states(current.username, pending.username)
     source, target = states[current.username], states[pending.username]

@@ -71,7 +71,7 @@ def _reset_password(env: Env, current: DbSecret, secret: DbSecret, stage: str, o
     try:
         engine = engine_for(current.engine)
         endpoint = env.endpoint(master.host, master.port)
-        with engine.admin(endpoint, master.username, master.password, None) as admin:
+        with engine.admin(endpoint, master.username, master.password, current.dbname) as admin:
             state = admin.account_states(secret.username)[secret.username]
             if state is None:
                 raise OperationError(f"user {secret.username!r} ({stage}) does not exist in the database")

@@ -186,5 +186,10 @@ class Engine(Protocol):
     def admin(
         self, endpoint: Endpoint, user: str, password: str, database: str | None
     ) -> AbstractContextManager[Admin]:
-        """A master connection (closed on exit) offering the administrative verbs."""
+        """A master connection (closed on exit) offering the administrative verbs.
+
+        ``database`` is the secret's: an engine whose catalog is per database (PostgreSQL's grants,
+        default privileges and policies) reads the profile there; one whose accounts are server-wide
+        (MySQL) may ignore it.
+        """
         ...

@@ -11,7 +11,10 @@ import pytest
 from app import lambda_handler
 from bluegreen_ops.devstack.secrets_manager_driver import FakeLambdaContext, RotationDriver
 from bluegreen_rotation.errors import InvalidInputError
+from tests.engine_stacks import BOTH_ENGINES
 from tests.helpers import secret_value, snapshot
+
+pytestmark = BOTH_ENGINES
 
 
 def put_current(stack, value):
@@ -26,6 +29,11 @@ def run_rotation_expecting(stack, match):
     with pytest.raises(InvalidInputError, match=match):
         driver.run_steps(stack.app.secret_arn, token)
     assert snapshot(stack) == before, "a rejected rotation changed something"
+
+
+def _limit(stack):
+    """The longest user name the stack's engine accepts."""
+    return stack.probe.max_user_name
 
 
 def mutate(stack, **changes):
@@ -54,9 +62,19 @@ def mutate(stack, **changes):
             r"master secret .* cannot be read: ResourceNotFoundException",
         ),
         (lambda s: mutate(s, masterarn="not-an-arn"), r"'masterarn' is not a Secrets Manager secret ARN"),
-        (lambda s: mutate(s, username="a" * 27), r"'a{27}_green' \(greenUsername\) is 33 characters long"),
-        (lambda s: mutate(s, username="a" * 33), r"is 33 characters long"),
-        (lambda s: mutate(s, greenUsername="x" * 33), r"greenUsername\) is 33 characters long"),
+        # The engine's limit (MySQL 32 characters, PostgreSQL 63 bytes), exceeded by one.
+        (
+            lambda s: mutate(s, username="a" * (_limit(s) - 5)),
+            lambda s: rf"'a{{{_limit(s) - 5}}}_green' \(greenUsername\) is {_limit(s) + 1} characters long",
+        ),
+        (
+            lambda s: mutate(s, username="a" * (_limit(s) + 1)),
+            lambda s: rf"is {_limit(s) + 1} characters long",
+        ),
+        (
+            lambda s: mutate(s, greenUsername="x" * (_limit(s) + 1)),
+            lambda s: rf"greenUsername\) is {_limit(s) + 1} characters long",
+        ),
         (lambda s: mutate(s, username="app`; DROP USER root; --"), r"characters outside letters"),
         (lambda s: mutate(s, username="o'brien"), r"characters outside letters"),
         (lambda s: mutate(s, username="app%"), r"characters outside letters"),
@@ -90,7 +108,7 @@ def mutate(stack, **changes):
 )
 def test_bad_secret_is_rejected_and_changes_nothing(stack, change, match):
     put_current(stack, change(stack))
-    run_rotation_expecting(stack, match)
+    run_rotation_expecting(stack, match(stack) if callable(match) else match)
 
 
 def test_master_secret_without_password_is_rejected(make_stack):

@@ -15,7 +15,10 @@ from typing import Any
 
 from app import lambda_handler
 from bluegreen_ops.devstack.secrets_manager_driver import PLACEHOLDER_LAMBDA_ARN, STEPS, RotationDriver
+from tests.engine_stacks import BOTH_ENGINES
 from tests.helpers import can_login, grants, parameters, secret_value, snapshot, stages
+
+pytestmark = BOTH_ENGINES
 
 
 def _rotate(stack: Any) -> str:
@@ -25,11 +28,7 @@ def _rotate(stack: Any) -> str:
 def _state(stack: Any) -> dict[str, Any]:
     """What the configuration test must not change: accounts (password hashes), grants, the mirror
     (values and versions) and which version holds AWSCURRENT / AWSPREVIOUS."""
-    users = (stack.app.username, f"{stack.app.username}_green")
-    accounts = stack.db.execute(
-        "SELECT User, Host, authentication_string FROM mysql.user WHERE User IN (%s, %s) ORDER BY User",
-        users,
-    )
+    accounts = stack.probe.accounts((stack.app.username, f"{stack.app.username}_green"))
     staged = {
         stage: [vid for vid, s in stages(stack).items() if stage in s]
         for stage in ("AWSCURRENT", "AWSPREVIOUS")

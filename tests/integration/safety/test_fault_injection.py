@@ -11,6 +11,10 @@ failing once, under ``RotationDriver(max_attempts=3)``. Each run must:
   color, each color's URLs log in as its user, AWSPREVIOUS's user still logs in);
 - never hand a consumer credentials that fail: a thread reading the mirror (one GetParameters) and
   logging in with the flag's URLs throughout the run counts zero failures.
+
+The bodies run on MariaDB and on PostgreSQL (``BOTH_ENGINES``). The database-side points differ by
+what :mod:`tests.faults` wraps: on MySQL every pymysql connect and statement, on PostgreSQL every
+psycopg connect; the AWS calls are the same on both.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from bluegreen_ops.devstack.secrets_manager_driver import RotationDriver
 from bluegreen_rotation import aws
 from bluegreen_rotation.errors import RotationRefusedError
 from tests import faults
+from tests.engine_stacks import BOTH_ENGINES
 from tests.faults import (
     CRASH,
     FAIL,
@@ -57,7 +62,7 @@ def _prepare(make_stack: Any, scenario: str) -> tuple[Any, str]:
 def _record(make_stack: Any, scenario: str) -> tuple[list[faults.Call], dict[str, Any]]:
     """The calls and the end-state fingerprint of an uninterrupted rotation."""
     stack, previous = _prepare(make_stack, scenario)
-    with FaultRecorder() as recorder:
+    with FaultRecorder(engine=stack.engine) as recorder:
         token = RotationDriver(stack.secretsmanager, recorder.handler, max_attempts=1).rotate(
             stack.app.secret_arn
         )
@@ -75,7 +80,10 @@ def _inject(make_stack: Any, scenario: str, point: InjectionPoint, reference: di
     """One rotation with ``point`` failing once; the list of everything that went wrong."""
     stack, previous = _prepare(make_stack, scenario)
     problems: list[str] = []
-    with FaultRecorder(point) as recorder, Consumer(boto3.client("ssm"), stack.prefix) as consumer:
+    with (
+        FaultRecorder(point, engine=stack.engine) as recorder,
+        Consumer(boto3.client("ssm"), stack.prefix, engine=stack.engine) as consumer,
+    ):
         driver = RotationDriver(stack.secretsmanager, recorder.handler, max_attempts=3)
         try:
             token = driver.rotate(stack.app.secret_arn)
@@ -105,6 +113,7 @@ def _inject(make_stack: Any, scenario: str, point: InjectionPoint, reference: di
     return problems
 
 
+@BOTH_ENGINES
 @pytest.mark.parametrize("mode", [FAIL, LOST_REPLY, CRASH])
 @pytest.mark.parametrize("scenario", SCENARIOS)
 def test_every_call_fails_once_and_the_retry_converges(make_stack: Any, scenario: str, mode: str) -> None:
@@ -125,6 +134,7 @@ def _finish_write(calls: list[faults.Call], detail: str) -> faults.Call:
     return next(c for c in calls if c.step == "finishSecret" and c.detail == detail)
 
 
+@BOTH_ENGINES
 @pytest.mark.parametrize("write", ["green/writer-db-url", "green/reader-db-url", "blue-green-env"])
 def test_crash_after_each_finish_secret_write(make_stack: Any, write: str) -> None:
     """The function dies right after each Parameter Store write of finishSecret; the retry finishes.
@@ -137,8 +147,8 @@ def test_crash_after_each_finish_secret_write(make_stack: Any, write: str) -> No
     assert order == ["green/writer-db-url", "green/reader-db-url", "blue-green-env"], "URLs first, flag last"
     point = InjectionPoint(_finish_write(calls, write), CRASH)
     stack, previous = _prepare(make_stack, "first")
-    consumer = Consumer(boto3.client("ssm"), stack.prefix)
-    with FaultRecorder(point) as recorder:
+    consumer = Consumer(boto3.client("ssm"), stack.prefix, engine=stack.engine)
+    with FaultRecorder(point, engine=stack.engine) as recorder:
         driver = RotationDriver(stack.secretsmanager, recorder.handler, max_attempts=3)
         token = driver.start(stack.app.secret_arn)
         with pytest.raises(SimulatedCrash):
@@ -166,6 +176,7 @@ def test_crash_after_each_finish_secret_write(make_stack: Any, write: str) -> No
     faults.count("targeted: crash after a finishSecret write, half-written state checked")
 
 
+@BOTH_ENGINES
 @pytest.mark.parametrize(("step", "nth"), [("setSecret", 1), ("finishSecret", 4)])
 def test_botocore_retries_a_throttled_put_parameter(make_stack: Any, step: str, nth: int) -> None:
     """A throttled PutParameter below botocore's retry loop: retried by botocore, no step fails."""
@@ -174,7 +185,7 @@ def test_botocore_retries_a_throttled_put_parameter(make_stack: Any, step: str, 
     client = aws.ssm_client()
     client.meta.events.register("before-send.ssm.PutParameter", throttle, unique_id="faults-throttle")
     try:
-        with FaultRecorder() as recorder:
+        with FaultRecorder(engine=stack.engine) as recorder:
             driver = RotationDriver(stack.secretsmanager, recorder.handler, max_attempts=1)
             token = driver.rotate(stack.app.secret_arn)
     finally:
@@ -195,6 +206,9 @@ def test_botocore_retries_a_throttled_put_parameter(make_stack: Any, step: str, 
 def test_a_lost_connection_in_set_secret_is_reported_as_the_cause(make_stack: Any) -> None:
     """The failure reason (the step's error: CloudWatch, the rotation's failure) names what failed.
 
+    MySQL's alone (the default ``engine_stack``): it drops one statement, which is injected on MySQL
+    only (:mod:`tests.faults`), and pins pymysql's error code.
+
     pymysql drops a connection it lost (2013). ``Admin.rotation_lock`` then runs ``RELEASE_LOCK`` on
     the dead connection in its ``finally``, and that error replaces the real one: setSecret reports
     "SELECT RELEASE_LOCK(%s) failed: (0)" instead of "ALTER USER failed: (2013) Lost connection".
@@ -202,7 +216,7 @@ def test_a_lost_connection_in_set_secret_is_reported_as_the_cause(make_stack: An
     calls, _reference = _record(make_stack, "first")
     alter = next(c for c in calls if c.name.startswith("ALTER USER"))
     stack, _previous = _prepare(make_stack, "first")
-    with FaultRecorder(InjectionPoint(alter, FAIL)) as recorder:
+    with FaultRecorder(InjectionPoint(alter, FAIL), engine=stack.engine) as recorder:
         driver = RotationDriver(stack.secretsmanager, recorder.handler, max_attempts=3)
         driver.rotate(stack.app.secret_arn)
     error = next(r.error for r in driver.history if r.error is not None)

@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import time
 
-import pymysql
 import pytest
 
 from app import lambda_handler
 from bluegreen_ops.devstack.secrets_manager_driver import STEPS, RotationDriver, RotationInProgressError
 from bluegreen_rotation.errors import RotationRefusedError
+from tests.engine_stacks import BOTH_ENGINES
 from tests.helpers import can_login, flag, secret_value, snapshot
+
+pytestmark = BOTH_ENGINES
 
 
 def driver(stack):
@@ -20,9 +22,9 @@ def driver(stack):
 
 def _wait_until_gone(stack, user):
     """A closed session leaves the server's process list a moment later (the server ends its thread
-    after the client's quit): proceed once the list the guard reads no longer shows it."""
+    or backend after the client's quit): proceed once the list the guard reads no longer shows it."""
     for _ in range(400):
-        if not stack.db.execute("SELECT 1 FROM information_schema.PROCESSLIST WHERE USER = %s", (user,)):
+        if not stack.probe.session_count(user):
             return
         time.sleep(0.025)  # polling the condition, not ordering by time
     pytest.fail(f"{user}'s closed session still shows in the process list")
@@ -55,9 +57,7 @@ def test_grace_period_refuses_then_allows(make_stack, monkeypatch):
 def test_live_sessions_refuse_under_fail_then_allow_when_drained(stack):
     driver(stack).rotate(stack.app.secret_arn)  # green is live; next rotation changes blue
     blue = secret_value(stack, "AWSPREVIOUS")
-    session = pymysql.connect(
-        host="127.0.0.1", port=stack.db.port, user=blue["username"], password=blue["password"]
-    )
+    session = stack.probe.session(blue["username"], blue["password"])
     d, token = start_to_set(stack)
     before = snapshot(stack)
     with pytest.raises(RotationRefusedError, match=r"has 1 live session\(s\) \(ACTIVE_SESSION_POLICY=fail\)"):
@@ -73,9 +73,7 @@ def test_live_sessions_only_warn_under_warn(stack, monkeypatch, capsys, caplog):
     monkeypatch.setenv("ACTIVE_SESSION_POLICY", "warn")
     driver(stack).rotate(stack.app.secret_arn)
     blue = secret_value(stack, "AWSPREVIOUS")
-    session = pymysql.connect(
-        host="127.0.0.1", port=stack.db.port, user=blue["username"], password=blue["password"]
-    )
+    session = stack.probe.session(blue["username"], blue["password"])
     try:
         driver(stack).rotate(stack.app.secret_arn)
     finally:
@@ -88,17 +86,11 @@ def test_live_sessions_only_warn_under_warn(stack, monkeypatch, capsys, caplog):
 def test_a_concurrent_set_secret_is_refused_by_the_database_lock(stack):
     driver(stack).rotate(stack.app.secret_arn)  # the mirror is complete; the next setSecret writes nothing
     d, token = start_to_set(stack)
-    holder = stack.db.root()
-    import hashlib
-
-    name = "bluegreen:" + hashlib.sha256(stack.app.secret_arn.encode()).hexdigest()[:40]
-    with holder.cursor() as cur:
-        cur.execute("SELECT GET_LOCK(%s, 0)", (name,))
-    before = snapshot(stack)
-    with pytest.raises(RotationRefusedError, match="another setSecret for this secret is running"):
-        d.run_steps(stack.app.secret_arn, token, steps=("setSecret",))
-    assert snapshot(stack) == before
-    holder.close()
+    with stack.probe.rotation_lock_held(stack.app.secret_arn, stack.app.dbname):
+        before = snapshot(stack)
+        with pytest.raises(RotationRefusedError, match="another setSecret for this secret is running"):
+            d.run_steps(stack.app.secret_arn, token, steps=("setSecret",))
+        assert snapshot(stack) == before
     d.run_steps(stack.app.secret_arn, token, steps=STEPS[1:])
     assert flag(stack) == "blue"
 
@@ -135,7 +127,7 @@ def test_reconciliation_after_a_half_finished_finish(make_stack):
     )
     mirror = Mirror(stack.ssm, ParameterNames(stack.prefix))
     for role in ("writer", "reader"):
-        mirror.write_url("green", role, pending.url(role, "mysql+pymysql"))
+        mirror.write_url("green", role, pending.url(role, stack.probe.url_scheme))
     mirror.write_flag("green")
     # The service gives up; an operator abandons the stuck version.
     stack.secretsmanager.update_secret_version_stage(

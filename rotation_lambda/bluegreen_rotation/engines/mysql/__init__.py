@@ -53,9 +53,16 @@ class MySQLEngine:
     def admin(
         self, endpoint: Endpoint, user: str, password: str, database: str | None
     ) -> AbstractContextManager[Admin]:
+        """A master connection with no default database: ``database`` is ignored.
+
+        Every statement of the master's verbs names its schema (``mysql.user``, ``SHOW GRANTS FOR``),
+        and the accounts and privileges it reads are server-wide, so the secret's database adds
+        nothing; connecting without one keeps a master whose secret names a database that does not
+        exist (yet) working, as it always has.
+        """
         from .admin import MySQLAdmin
 
-        return MySQLAdmin.open(endpoint, user, password, database)
+        return MySQLAdmin.open(endpoint, user, password, None)
 
 
 ENGINE: Engine = MySQLEngine()  # typed, so mypy proves the class implements the seam

@@ -1,4 +1,4 @@
-"""One PostgreSQL 15 server per test session (TLS, SCRAM, ``log_statement=all``), unique names per test.
+"""The session's one PostgreSQL 15 server (TLS, SCRAM, ``log_statement=all``), unique names per test.
 
 :class:`Pair` builds a source role the way an operator would (as the bootstrap superuser), then does
 what setSecret does through the engine: read both roles, ask ``unreproducible``, create the partner,
@@ -8,7 +8,6 @@ clone the profile, set the partner's password; tests then log in as the partner 
 from __future__ import annotations
 
 import contextlib
-import itertools
 import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -22,8 +21,8 @@ from bluegreen_ops.devstack.postgresql import MASTER_USER, PostgreSQL
 from bluegreen_rotation.engines.base import AccountState, Endpoint
 from bluegreen_rotation.engines.postgresql import ENGINE
 from bluegreen_rotation.engines.postgresql.admin import PostgreSQLAdmin
+from tests.engine_stacks import STACK_NUMBERS
 
-_counter = itertools.count(1)
 APP_DB = "appdb"
 OBJECTS_OWNER = "objects_owner"
 """Owns the test objects, as a shared owner role would; the master is a member (on Aurora the master
@@ -31,14 +30,15 @@ creates it), so it may grant on them, as it may on Aurora."""
 
 
 @pytest.fixture(scope="session")
-def pg() -> Iterator[PostgreSQL]:
-    server = PostgreSQL().start()
+def pg(postgresql_server: PostgreSQL) -> PostgreSQL:
+    """The session's PostgreSQL (``tests/conftest.py``), shared with the rotation suites, with this
+    suite's database and owner role added (the rotation suites' names never collide with them)."""
+    server = postgresql_server
     server.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(APP_DB)))
     server.execute(f"CREATE ROLE {OBJECTS_OWNER} NOLOGIN")
     server.execute(f"GRANT {OBJECTS_OWNER} TO {MASTER_USER}")
     server.execute(f"GRANT CREATE ON SCHEMA public TO {OBJECTS_OWNER}", dbname=APP_DB)
-    yield server
-    server.stop()
+    return server
 
 
 def endpoint_of(pg: PostgreSQL) -> Endpoint:
@@ -146,7 +146,7 @@ class Pair:
 
 @pytest.fixture
 def pair(pg: PostgreSQL) -> Pair:
-    return Pair(pg, next(_counter))
+    return Pair(pg, next(STACK_NUMBERS))
 
 
 def denied(conn: psycopg.Connection[Any], statement: str) -> bool:
