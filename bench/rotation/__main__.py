@@ -82,8 +82,12 @@ def _measure(engine: LocalEngine, db: MariaDB | PostgreSQL, rotations: int) -> E
 
     baseline = BASELINES[engine]
     driver_client = boto3.client("secretsmanager")  # the "service": its calls are not counted
-    ours_app = seed_application(db, driver_client, name="bench/ours", username="ours", dbname="oursdb")
-    base_app = seed_application(db, driver_client, name="bench/base", username="base", dbname="basedb")
+    ours_app = seed_application(
+        db, driver_client, name=f"bench/{engine}/ours", username="ours", dbname="oursdb"
+    )
+    base_app = seed_application(
+        db, driver_client, name=f"bench/{engine}/base", username="base", dbname="basedb"
+    )
     ours_driver = RotationDriver(driver_client, stepwise(rotation_handler()), max_attempts=1)
     base_sm = baseline.client()
     base_driver = RotationDriver(driver_client, stepwise(baseline.make_handler(base_sm)), max_attempts=1)

@@ -1,9 +1,10 @@
 """A live demo: three rotations of a local stack while a client keeps querying through the layer.
 
-Starts MariaDB (or PostgreSQL 15 with ``--engine postgres``) and moto's server, adopts a single-user secret, starts a client that reads the flag
-and URLs through the consumer layer (cache TTL 1 s) and queries continuously, then runs three
-rotations through the Secrets Manager driver (grace 3 s, just above the TTL) and prints what changed
-at each: the flag, the users of AWSCURRENT and AWSPREVIOUS, and the client's failed queries (zero).
+Starts MariaDB (or PostgreSQL 15 with ``--engine postgres``) and moto's server, adopts a single-user
+secret, starts a client that reads the flag and URLs through the consumer layer (cache TTL 1 s) and
+queries continuously, then runs three rotations through the Secrets Manager driver (grace 3 s, just
+above the TTL) and prints what changed at each: the flag, the users of AWSCURRENT and AWSPREVIOUS,
+and the client's failed queries (zero).
 
 Run: ``make demo`` (or ``python -m bluegreen_ops.demo``); ``make demo ENGINE=postgres`` runs the same
 rotations against PostgreSQL, whose server serves TLS with a CA made for the run, so the function and
@@ -127,12 +128,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     out.write("Starting the local stack: the database server (temp dir) and moto's server...\n")
     db, tls_env = _start_database(engine)
     moto = MotoServer().start()
-    env = aws_environment(moto.endpoint) | tls_env | {
-        "PARAMETER_PREFIX": PREFIX,
-        "ROTATION_GRACE_SECONDS": str(GRACE_SECONDS),
-        "POWERTOOLS_LOG_LEVEL": "WARNING",
-        "POWERTOOLS_METRICS_DISABLED": "true",
-    }
+    env = (
+        aws_environment(moto.endpoint)
+        | tls_env
+        | {
+            "PARAMETER_PREFIX": PREFIX,
+            "ROTATION_GRACE_SECONDS": str(GRACE_SECONDS),
+            "POWERTOOLS_LOG_LEVEL": "WARNING",
+            "POWERTOOLS_METRICS_DISABLED": "true",
+        }
+    )
     client: Client | None = None
     try:
         with patched_environ(env):
