@@ -54,12 +54,15 @@ def database(engine: LocalEngine) -> Iterator[tuple[MariaDB | PostgreSQL, str]]:
         shutil.rmtree(tls_dir, ignore_errors=True)
 
 
-def measure_engine(engine: LocalEngine, rotations: int) -> EngineRun:
-    """This project's rotation and the engine's baseline, interleaved on one server, plus cold steps."""
+def measure_engine(engine: LocalEngine, moto: MotoServer, rotations: int) -> EngineRun:
+    """This project's rotation and the engine's baseline, interleaved on one server, plus cold steps.
+
+    One moto server serves every engine's run: the function keeps its AWS clients (and their
+    endpoint) for the life of the process, as a warm Lambda does.
+    """
     print(f"\n[{LABELS[engine]}]")
-    print("starting the database server (serving TLS with a CA made for this run) and moto's server...")
+    print("starting the database server (serving TLS with a CA made for this run)...")
     with database(engine) as (db, ca_file):
-        moto = MotoServer().start()
         # Both functions encrypt: ours verifies the server (verify-full, the default), the baseline
         # negotiates TLS the way its driver does by default.
         env = aws_environment(moto.endpoint) | {
@@ -70,11 +73,8 @@ def measure_engine(engine: LocalEngine, rotations: int) -> EngineRun:
             "POWERTOOLS_LOG_LEVEL": "ERROR",
             "POWERTOOLS_METRICS_DISABLED": "true",
         }
-        try:
-            with patched_environ(env):
-                return _measure(engine, db, rotations)
-        finally:
-            moto.stop()
+        with patched_environ(env):
+            return _measure(engine, db, rotations)
 
 
 def _measure(engine: LocalEngine, db: MariaDB | PostgreSQL, rotations: int) -> EngineRun:
@@ -138,7 +138,12 @@ def main(argv: list[str] | None = None) -> int:
         )
     except ValueError as exc:
         parser.error(str(exc))
-    runs = [measure_engine(engine, args.rotations) for engine in engines]
+    print("starting moto's server...")
+    moto = MotoServer().start()
+    try:
+        runs = [measure_engine(engine, moto, args.rotations) for engine in engines]
+    finally:
+        moto.stop()
     print("\nmeasuring cold import time in fresh interpreters...")
     imports = {
         "app": import_time("import app", args.import_repeats, POWERTOOLS_TRACE_DISABLED="false"),
