@@ -57,10 +57,10 @@ deps: $(BIN)/.installed mariadb postgresql jq $(AWS_VENV)/bin/aws
 demo: deps
 	$(BIN)/python -m bluegreen_ops.demo --engine $(ENGINE)
 
-# A persistent local stack (MariaDB with TLS + moto's server, demo/aurora adopted) to practise the
-# runbook on. Prints the environment; in your shell: eval "$$(.venv/bin/bluegreen local env)"
+# A persistent local stack (MariaDB, or PostgreSQL with ENGINE=postgres, with TLS + moto's server,
+# demo/aurora adopted) to practise the runbook on. Prints the environment; in your shell: eval "$$(.venv/bin/bluegreen local env)"
 stack: deps
-	@$(BIN)/bluegreen local up
+	@$(BIN)/bluegreen local up --engine $(ENGINE)
 	@echo 'now: eval "$$(.venv/bin/bluegreen local env)"   stop: make stack-down' >&2
 
 stack-down: deps

@@ -58,6 +58,8 @@ class PostgreSQL:
     """One PostgreSQL 15 server with a master role; :meth:`stop` removes everything it made.
 
     ``tls=False`` serves plaintext only (to prove a TLS mode refuses such a server).
+    ``detached=True``: the server outlives this process (``bluegreen local up``) and is stopped by its
+    pid; otherwise it gets SIGINT when this process dies.
     ``client_networks``: networks besides ``host`` itself whose clients may log in with a password
     (``make invoke``'s containers reach the server from their bridge's /24, not from ``host``).
     """
@@ -69,6 +71,7 @@ class PostgreSQL:
     workdir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="bluegreen-postgresql-")))
     tls_files: TlsFiles | None = None
     client_networks: tuple[str, ...] = ()
+    detached: bool = False
     process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -165,7 +168,7 @@ class PostgreSQL:
                 user=OS_USER if root else None,
                 group=OS_USER if root else None,
                 extra_groups=[] if root else None,
-                preexec_fn=_die_with_parent_fast,  # noqa: PLW1509 - only calls prctl
+                preexec_fn=None if self.detached else _die_with_parent_fast,  # noqa: PLW1509 - only prctl
             )
         deadline = time.monotonic() + timeout
         while True:
