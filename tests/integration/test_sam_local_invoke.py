@@ -4,6 +4,8 @@ What `make invoke` does, asserted: `sam build`, a private Docker engine, the sta
 (built once, cached by the recipe's hash), MariaDB and moto on the engine's bridge gateway, then whole
 rotations with one `sam local invoke RotationFunction` per step, and the example consumer reading the
 live color through the layer in /opt/python. Afterwards nothing may be left running or mounted.
+One rotation of a PostgreSQL secret (``make invoke ENGINE=postgres``) runs the same way, its consumer
+logging in through psycopg.
 
 Where Docker's engine cannot run at all (not root, no cgroups) the module is skipped with the reason;
 under CI (``tests.availability``) that skip is a failure, so CI cannot pass without running it.
