@@ -57,6 +57,11 @@ CONSUMER_FUNCTION = "ConsumerFunction"
 # (`require`); grace 0 lets the second rotation flip straight back, which a demo needs.
 LOCAL_ROTATION_ENV = {"DB_TLS_MODE": "require", "DB_TLS_CA_FILE": "", "ROTATION_GRACE_SECONDS": "0"}
 
+# Each engine's secret and parameters under names of their own, so flows of both engines can share one
+# moto backend (it lives as long as the process: the container test runs both) without meeting.
+SECRET_NAMES: dict[LocalEngine, str] = {"mysql": "app/aurora", "postgresql": "app/aurora-postgresql"}
+PREFIXES: dict[LocalEngine, str | None] = {"mysql": None, "postgresql": "/db/dev-postgresql"}
+
 
 @dataclass
 class MirrorState:
@@ -270,7 +275,9 @@ def local_rotation(
         }
         secretsmanager = boto3.client("secretsmanager", **client_args)
         ssm = boto3.client("ssm", **client_args)
-        app = seed_application(db, secretsmanager)
+        app = seed_application(db, secretsmanager, name=SECRET_NAMES[db_engine])
+        prefix = PREFIXES[db_engine]  # None: events/env.json's PARAMETER_PREFIX
+        prefix_env = {"PARAMETER_PREFIX": prefix} if prefix else {}
         server = "PostgreSQL" if db_engine == "postgresql" else "MariaDB"
         log(
             f"local stack on {docker.gateway}: {server} :{db.port}, moto :{moto.port} "
@@ -286,10 +293,14 @@ def local_rotation(
             ssm=ssm,
             workdir=workdir,
             function_env={
-                ROTATION_FUNCTION: {**LOCAL_ROTATION_ENV, **(rotation_env or {})},
+                ROTATION_FUNCTION: {**LOCAL_ROTATION_ENV, **prefix_env, **(rotation_env or {})},
                 # The stand-in server's certificate names the bridge gateway, not a DNS name the
                 # consumer could verify; TLS is still required (never plaintext).
-                CONSUMER_FUNCTION: {"BLUEGREEN_DB_TLS_MODE": "require", "BLUEGREEN_DB_TLS_CA_FILE": ""},
+                CONSUMER_FUNCTION: {
+                    "BLUEGREEN_DB_TLS_MODE": "require",
+                    "BLUEGREEN_DB_TLS_CA_FILE": "",
+                    **prefix_env,
+                },
             },
         )
         rotation.write_env_file()

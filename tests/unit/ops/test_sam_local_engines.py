@@ -17,7 +17,7 @@ from bluegreen_ops.devstack.mariadb import MariaDB
 from bluegreen_ops.devstack.postgresql import PostgreSQL
 from bluegreen_ops.sam_local import DockerEngine
 from bluegreen_ops.sam_local.flow import main
-from bluegreen_ops.sam_local.rotation import LOCAL_ROTATION_ENV, _database
+from bluegreen_ops.sam_local.rotation import LOCAL_ROTATION_ENV, PREFIXES, SECRET_NAMES, _database
 
 
 def _docker(tmp_path: Path) -> DockerEngine:
@@ -54,3 +54,10 @@ def test_an_unknown_engine_stops_before_anything_starts(capsys: pytest.CaptureFi
         main(["--engine", "oracle"])
     assert exited.value.code == 2
     assert "unknown engine 'oracle'" in capsys.readouterr().err
+
+
+def test_each_engine_has_its_own_secret_and_parameters() -> None:
+    """One process's moto backend serves both flows (the container test runs both): nothing shared."""
+    assert SECRET_NAMES["mysql"] != SECRET_NAMES["postgresql"]
+    assert PREFIXES["mysql"] is None  # events/env.json's PARAMETER_PREFIX
+    assert PREFIXES["postgresql"] and PREFIXES["postgresql"] != "/db/dev"
