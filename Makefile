@@ -6,6 +6,8 @@ BIN := $(VENV)/bin
 SAM_VENV := .venv-sam
 AWS_VENV := .venv-aws
 export SAM_CLI_TELEMETRY := 0
+# The database server the demo, the local stack and make invoke run: mariadb (default) or postgres.
+ENGINE ?= mariadb
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
 .PHONY: mariadb postgresql jq deps demo stack stack-down test lint typecheck template unit integration bench invoke clean
@@ -53,12 +55,12 @@ $(AWS_VENV)/bin/aws:
 deps: $(BIN)/.installed mariadb postgresql jq $(AWS_VENV)/bin/aws
 
 demo: deps
-	$(BIN)/python -m bluegreen_ops.demo
+	$(BIN)/python -m bluegreen_ops.demo --engine $(ENGINE)
 
-# A persistent local stack (MariaDB with TLS + moto's server, demo/aurora adopted) to practise the
-# runbook on. Prints the environment; in your shell: eval "$$(.venv/bin/bluegreen local env)"
+# A persistent local stack (MariaDB, or PostgreSQL with ENGINE=postgres, with TLS + moto's server,
+# demo/aurora adopted) to practise the runbook on. Prints the environment; in your shell: eval "$$(.venv/bin/bluegreen local env)"
 stack: deps
-	@$(BIN)/bluegreen local up
+	@$(BIN)/bluegreen local up --engine $(ENGINE)
 	@echo 'now: eval "$$(.venv/bin/bluegreen local env)"   stop: make stack-down' >&2
 
 stack-down: deps
@@ -85,7 +87,7 @@ bench: deps
 	$(BIN)/python -m bench.fleet
 
 invoke: deps
-	$(BIN)/python -m bluegreen_ops.sam_local
+	$(BIN)/python -m bluegreen_ops.sam_local --engine $(ENGINE)
 
 clean:
 	rm -rf $(VENV) $(SAM_VENV) $(AWS_VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache

@@ -1,12 +1,20 @@
-"""Counters for AWS API calls and database work, attached to real clients (no mocks)."""
+"""Counters for AWS API calls and database work, attached to real clients (no mocks).
+
+Database work is counted at the drivers: pymysql's connect and command packets, and for psycopg
+every connection attempt (libpq's connect generator, which every ``psycopg.connect`` runs once per
+host it tries) and every statement a cursor or the connection itself (BEGIN, COMMIT, ROLLBACK) sends.
+"""
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import psycopg
+import psycopg._connection_base as psycopg_connection_base
+import psycopg.generators
 import pymysql.connections
 
 
@@ -42,7 +50,7 @@ def mark_step(step: str) -> None:
 
 @contextmanager
 def counting(clients: list[Any]) -> Iterator[Counters]:
-    """Counts every API call made by ``clients`` and every pymysql connection and command."""
+    """Counts every API call made by ``clients`` and every pymysql and psycopg connection and command."""
     counters = Counters()
 
     def on_call(model: Any, **_: Any) -> None:
@@ -63,8 +71,17 @@ def counting(clients: list[Any]) -> Iterator[Counters]:
         counters.commands_by_step[counters.step] += 1
         return real_command(self, *args, **kwargs)
 
+    def counted_connection() -> None:
+        counters.db_connections += 1
+        counters.connections_by_step[counters.step] += 1
+
+    def counted_command() -> None:
+        counters.db_commands += 1
+        counters.commands_by_step[counters.step] += 1
+
     pymysql.connections.Connection.connect = connect  # type: ignore[method-assign]
     pymysql.connections.Connection._execute_command = command  # type: ignore[method-assign]
+    restore_psycopg = _count_psycopg(counted_connection, counted_command)
     _active.append(counters)
     try:
         yield counters
@@ -72,5 +89,49 @@ def counting(clients: list[Any]) -> Iterator[Counters]:
         _active.remove(counters)
         pymysql.connections.Connection.connect = real_connect  # type: ignore[method-assign]
         pymysql.connections.Connection._execute_command = real_command  # type: ignore[method-assign]
+        restore_psycopg()
         for client in clients:
             client.meta.events.unregister("before-call.*.*", on_call)
+
+
+def _count_psycopg(on_connect: Callable[[], None], on_command: Callable[[], None]) -> Callable[[], None]:
+    """Wraps psycopg's connect generator and statement paths; returns what puts the originals back.
+
+    ``psycopg.generators.connect`` is looked up on its module at every attempt (by the connection's
+    ``_connect_gen``), so replacing the module attribute sees failed attempts too, as pymysql's
+    ``connect`` does. Statements: ``Cursor.execute``/``executemany`` (``Connection.execute`` goes
+    through a cursor) and ``_exec_command``, which carries the transaction commands.
+    """
+    real_connect = psycopg.generators.connect
+    real_execute = psycopg.Cursor.execute
+    real_executemany = psycopg.Cursor.executemany
+    real_exec_command = psycopg_connection_base.BaseConnection._exec_command
+
+    def connect(*args: Any, **kwargs: Any) -> Any:
+        on_connect()
+        return (yield from real_connect(*args, **kwargs))
+
+    def execute(self: Any, *args: Any, **kwargs: Any) -> Any:
+        on_command()
+        return real_execute(self, *args, **kwargs)
+
+    def executemany(self: Any, *args: Any, **kwargs: Any) -> Any:
+        on_command()
+        return real_executemany(self, *args, **kwargs)
+
+    def exec_command(self: Any, *args: Any, **kwargs: Any) -> Any:
+        on_command()
+        return (yield from real_exec_command(self, *args, **kwargs))
+
+    psycopg.generators.connect = connect
+    psycopg.Cursor.execute = execute  # type: ignore[method-assign]
+    psycopg.Cursor.executemany = executemany  # type: ignore[method-assign]
+    psycopg_connection_base.BaseConnection._exec_command = exec_command  # type: ignore[method-assign]
+
+    def restore() -> None:
+        psycopg.generators.connect = real_connect
+        psycopg.Cursor.execute = real_execute  # type: ignore[method-assign]
+        psycopg.Cursor.executemany = real_executemany  # type: ignore[method-assign]
+        psycopg_connection_base.BaseConnection._exec_command = real_exec_command  # type: ignore[method-assign]
+
+    return restore

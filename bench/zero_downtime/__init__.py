@@ -3,7 +3,8 @@
     python -m bench.zero_downtime [--workers 16] [--rotations 3] [--ttl 1] [--delay-ms 20]
                                   [--processes 3] [--threads 4] [--only layer,prefork,...]
 
-Starts Debian's MariaDB and moto's server (``bluegreen_ops.devstack``), then runs the same load,
+Starts Debian's MariaDB and moto's server (``bluegreen_ops.devstack``; Debian's PostgreSQL 15 too when
+the ``postgres`` scenario runs), then runs the same load,
 K concurrent workers querying ``SELECT CURRENT_USER()`` in a loop (half Lambda-style, a new connection
 per operation; half server-style, four threads per SQLAlchemy engine pool), through each scenario while
 the database credentials change under it.
@@ -21,7 +22,8 @@ The modules, one job each:
 * ``baselines``: what consumers do without this project (credentials read once at start-up, the seed
   post's read-once layer, a cache holding one lock across its Parameter Store call).
 * ``results``: one scenario's operations and flips, and the convergence measured from them.
-* ``scenarios/``: one module per scenario, each a ``run(harness)``: ``layer``, ``in_place``, ``seed``
+* ``scenarios/``: one module per scenario, each a ``run(harness)``: ``layer``, ``postgresql`` (the layer
+  scenario on PostgreSQL, ``--only postgres``), ``in_place``, ``seed``
   (the two baselines under load), ``preforked``, ``asyncio_server``, ``hung_parameter_store``,
   ``cold_read``.
 * ``report``: the tables.

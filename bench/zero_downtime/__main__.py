@@ -54,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--only",
-        default="layer,inplace,seed,prefork,asyncio,hung,cold",
+        default="layer,postgres,inplace,seed,prefork,asyncio,hung,cold",
         help="comma-separated scenarios to run (default: all)",
     )
     args = parser.parse_args(argv)

@@ -11,7 +11,8 @@ from typing import Any
 
 import sqlalchemy
 
-WHO_SQL = "SELECT SUBSTRING_INDEX(CURRENT_USER(), '@', 1)"
+WHO_SQL = "SELECT SUBSTRING_INDEX(CURRENT_USER(), '@', 1)"  # MySQL's user name without its host part
+PG_WHO_SQL = "SELECT CURRENT_USER"  # PostgreSQL's roles have no host part
 SERVER_THREADS = 4
 POOL_RECYCLE = 3  # seconds, the same for every scenario's server pools
 PAUSE = 0.005  # between two operations of one worker
@@ -58,14 +59,18 @@ class Worker:
             time.sleep(PAUSE)
 
 
-def pymysql_op(connect: Callable[[], Any]) -> Callable[[], str]:
-    """A Lambda-style operation: a new connection, one query, closed."""
+def pymysql_op(connect: Callable[[], Any], who_sql: str = WHO_SQL) -> Callable[[], str]:
+    """A Lambda-style operation: a new connection, one query, closed.
+
+    Any DB-API connection whose cursor is a context manager fits (pymysql's, psycopg's); ``who_sql``
+    is the engine's query for the user logged in.
+    """
 
     def op() -> str:
         conn = connect()
         try:
             with conn.cursor() as cur:
-                cur.execute(WHO_SQL)
+                cur.execute(who_sql)
                 row = cur.fetchone()
             return str(row[0])
         finally:
@@ -74,9 +79,9 @@ def pymysql_op(connect: Callable[[], Any]) -> Callable[[], str]:
     return op
 
 
-def engine_op(engine: sqlalchemy.Engine) -> Callable[[], str]:
+def engine_op(engine: sqlalchemy.Engine, who_sql: str = WHO_SQL) -> Callable[[], str]:
     """A server-style operation: one query on a connection checked out of the engine's pool."""
-    who = sqlalchemy.text(WHO_SQL)
+    who = sqlalchemy.text(who_sql)
 
     def op() -> str:
         with engine.connect() as conn:

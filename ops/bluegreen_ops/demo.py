@@ -1,36 +1,45 @@
 """A live demo: three rotations of a local stack while a client keeps querying through the layer.
 
-Starts MariaDB and moto's server, adopts a single-user secret, starts a client that reads the flag
-and URLs through the consumer layer (cache TTL 1 s) and queries continuously, then runs three
-rotations through the Secrets Manager driver (grace 3 s, just above the TTL) and prints what changed
-at each: the flag, the users of AWSCURRENT and AWSPREVIOUS, and the client's failed queries (zero).
+Starts MariaDB (or PostgreSQL 15 with ``--engine postgres``) and moto's server, adopts a single-user
+secret, starts a client that reads the flag and URLs through the consumer layer (cache TTL 1 s) and
+queries continuously, then runs three rotations through the Secrets Manager driver (grace 3 s, just
+above the TTL) and prints what changed at each: the flag, the users of AWSCURRENT and AWSPREVIOUS,
+and the client's failed queries (zero).
 
-Run: ``make demo`` (or ``python -m bluegreen_ops.demo``).
+Run: ``make demo`` (or ``python -m bluegreen_ops.demo``); ``make demo ENGINE=postgres`` runs the same
+rotations against PostgreSQL, whose server serves TLS with a CA made for the run, so the function and
+the layer both verify it (``verify-full``) there.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import sys
 import threading
 import time
 from collections import Counter
+from collections.abc import Sequence
 from typing import Any
 
 import boto3
 
 from bluegreen_db.consumer import BlueGreenConsumer
+from bluegreen_ops.devstack.engines import LABELS, LocalEngine, local_engine
 from bluegreen_ops.devstack.environ import patched_environ
 from bluegreen_ops.devstack.function import rotation_handler
 from bluegreen_ops.devstack.mariadb import MariaDB
 from bluegreen_ops.devstack.moto_server import MotoServer, aws_environment
+from bluegreen_ops.devstack.postgresql import PostgreSQL
 from bluegreen_ops.devstack.secrets_manager_driver import RotationDriver
 from bluegreen_ops.devstack.seeding import seed_application
 
 PREFIX = "/db/demo"
 TTL_SECONDS = 1.0
 GRACE_SECONDS = 3
+# CURRENT_USER without parentheses is standard SQL: MariaDB and PostgreSQL both accept it.
+CLIENT_SQL = "SELECT CURRENT_USER, COUNT(*) FROM items"
 
 
 class Client(threading.Thread):
@@ -49,7 +58,7 @@ class Client(threading.Thread):
         while not self._halt.is_set():
             try:
                 with self.consumer.connect("writer") as conn, conn.cursor() as cur:
-                    cur.execute("SELECT CURRENT_USER(), COUNT(*) FROM items")
+                    cur.execute(CLIENT_SQL)
                     user = str(cur.fetchone()[0]).split("@")[0]
                 self.ok += 1
                 self.users[user] += 1
@@ -81,19 +90,54 @@ def _flag(ssm: Any) -> str:
         return "(none)"
 
 
-def main() -> int:
+def _start_database(engine: LocalEngine) -> tuple[MariaDB | PostgreSQL, dict[str, str]]:
+    """The engine's server, started, and the TLS settings the function and the layer use with it."""
+    if engine == "postgresql":
+        pg = PostgreSQL().start()
+        ca = pg.ca_file or ""
+        return pg, {
+            "DB_TLS_MODE": "verify-full",
+            "DB_TLS_CA_FILE": ca,
+            "BLUEGREEN_DB_TLS_MODE": "verify-full",
+            "BLUEGREEN_DB_TLS_CA_FILE": ca,
+        }
+    # The demo's MariaDB serves no TLS; the production default is verify-full.
+    return MariaDB().start(), {"DB_TLS_MODE": "disable", "BLUEGREEN_DB_TLS_MODE": "disable"}
+
+
+def _parse(argv: Sequence[str] | None) -> LocalEngine:
+    parser = argparse.ArgumentParser(
+        prog="python -m bluegreen_ops.demo", description="Three live rotations under a querying client."
+    )
+    parser.add_argument(
+        "--engine",
+        default="mariadb",
+        help="mariadb (default) or postgres: the database server the demo rotates on",
+    )
+    args = parser.parse_args(argv)
+    try:
+        return local_engine(args.engine)
+    except ValueError as exc:
+        parser.error(str(exc))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    engine = _parse(argv)
     out = sys.stdout
-    out.write("Starting the local stack: MariaDB (Debian's mariadbd, temp datadir) and moto's server...\n")
-    db = MariaDB().start()
+    out.write(f"Engine: {LABELS[engine]}\n")
+    out.write("Starting the local stack: the database server (temp dir) and moto's server...\n")
+    db, tls_env = _start_database(engine)
     moto = MotoServer().start()
-    env = aws_environment(moto.endpoint) | {
-        "PARAMETER_PREFIX": PREFIX,
-        "ROTATION_GRACE_SECONDS": str(GRACE_SECONDS),
-        "DB_TLS_MODE": "disable",  # the demo's MariaDB serves no TLS; production default is verify-full
-        "BLUEGREEN_DB_TLS_MODE": "disable",  # the same for the demo's consumer (the layer)
-        "POWERTOOLS_LOG_LEVEL": "WARNING",
-        "POWERTOOLS_METRICS_DISABLED": "true",
-    }
+    env = (
+        aws_environment(moto.endpoint)
+        | tls_env
+        | {
+            "PARAMETER_PREFIX": PREFIX,
+            "ROTATION_GRACE_SECONDS": str(GRACE_SECONDS),
+            "POWERTOOLS_LOG_LEVEL": "WARNING",
+            "POWERTOOLS_METRICS_DISABLED": "true",
+        }
+    )
     client: Client | None = None
     try:
         with patched_environ(env):
@@ -102,7 +146,9 @@ def main() -> int:
 
             sm, ssm = boto3.client("secretsmanager"), boto3.client("ssm")
             app = seed_application(db, sm, name="demo/aurora", username="app", dbname="appdb")
-            out.write(f"MariaDB on 127.0.0.1:{db.port}, moto on {moto.endpoint}\n")
+            server = "PostgreSQL" if engine == "postgresql" else "MariaDB"
+            tls = f"TLS {env['DB_TLS_MODE']}"
+            out.write(f"{server} on 127.0.0.1:{db.port} ({tls}), moto on {moto.endpoint}\n")
             out.write(f"Adopted secret {app.secret_arn} (user 'app', database 'appdb')\n")
             adopt_secret(sm, ssm, app.secret_arn, prefix=PREFIX)
             out.write(f"Wrote the initial flag {PREFIX}/blue-green-env = {_flag(ssm)} and blue's URLs\n\n")
@@ -133,7 +179,7 @@ def main() -> int:
                 )
             client.stop()
             out.write(
-                f"\n{client.ok} queries, {client.failed} failed. The flag went "
+                f"\n{server}: {client.ok} queries, {client.failed} failed. The flag went "
                 f"blue -> green -> blue -> green; every user change was picked up without a restart.\n"
             )
             for error in client.errors[:5]:

@@ -4,6 +4,8 @@ What `make invoke` does, asserted: `sam build`, a private Docker engine, the sta
 (built once, cached by the recipe's hash), MariaDB and moto on the engine's bridge gateway, then whole
 rotations with one `sam local invoke RotationFunction` per step, and the example consumer reading the
 live color through the layer in /opt/python. Afterwards nothing may be left running or mounted.
+One rotation of a PostgreSQL secret (``make invoke ENGINE=postgres``) runs the same way, its consumer
+logging in through psycopg.
 
 Where Docker's engine cannot run at all (not root, no cgroups) the module is skipped with the reason;
 under CI (``tests.availability``) that skip is a failure, so CI cannot pass without running it.
@@ -16,6 +18,7 @@ import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from bluegreen_db.dburl import parse_url
@@ -161,3 +164,41 @@ def test_engine_cleans_up_after_a_failure(engine_available: None) -> None:
         assert sam_local._docker_ping(engine.socket)
         raise RuntimeError("boom")
     _assert_engine_gone(engine)
+
+
+def _pg_login_as(url: str) -> str:
+    """Logs in with a PostgreSQL URL's credentials over TLS; returns ``current_user``."""
+    parsed = parse_url(url)
+    with psycopg.connect(
+        host=parsed.host,
+        port=parsed.port,
+        user=parsed.username,
+        password=parsed.password,
+        dbname=parsed.database,
+        sslmode="require",
+        connect_timeout=5,
+    ) as conn:
+        row = conn.execute("SELECT current_user").fetchone()
+    assert row is not None
+    return str(row[0])
+
+
+def test_a_postgresql_secret_rotates_in_containers_and_its_consumer_logs_in(engine_available: None) -> None:
+    """``make invoke ENGINE=postgres``, one rotation: the same function in the same containers picks
+    the engine from the secret, and the example consumer logs in through psycopg."""
+    with sam_local.local_rotation(db_engine="postgresql") as local:
+        engine, db = local.engine, local.db
+        names = ParameterNames(local.prefix)
+        outcome = local.rotate()
+        _check_steps(outcome)
+        assert (outcome.before.flag, outcome.after.flag) == (None, "green")
+        green_url = _parameter(local, names.url("green", "writer"))
+        assert green_url.startswith("postgresql+psycopg://app_green:")
+        assert _pg_login_as(green_url) == "app_green"
+        assert _pg_login_as(_parameter(local, names.url("blue", "writer"))) == "app"
+        consumer = local.consumer()
+        assert consumer.payload["color"] == "green"
+        assert consumer.payload["login"] == {"checked": True, "current_user": "app_green"}
+        report("sam local invoke", f"PostgreSQL rotation: total {outcome.seconds:.1f}s")
+    _assert_engine_gone(engine)
+    assert db.process is None, "the PostgreSQL server still runs"

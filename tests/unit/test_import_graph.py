@@ -34,7 +34,9 @@ def _circles(graph: grimp.ImportGraph) -> list[list[str]]:
                     index[child] = low[child] = len(index)
                     stack.append(child)
                     on_stack.add(child)
-                    work.append((child, iter(sorted(graph.find_modules_directly_imported_by(child) & modules))))
+                    work.append(
+                        (child, iter(sorted(graph.find_modules_directly_imported_by(child) & modules)))
+                    )
                 elif child in on_stack:
                     low[node] = min(low[node], index[child])
                 continue

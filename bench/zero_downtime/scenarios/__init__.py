@@ -6,11 +6,12 @@ from collections.abc import Callable
 
 from ..harness import Harness
 from ..results import Result
-from . import asyncio_server, in_place, layer, preforked, seed
+from . import asyncio_server, in_place, layer, postgresql, preforked, seed
 
 # --only name -> the scenario, in the order the table prints them
 UNDER_LOAD: dict[str, Callable[[Harness], Result]] = {
     "layer": layer.run,
+    "postgres": postgresql.run,
     "inplace": in_place.run,
     "seed": seed.run,
     "prefork": preforked.run,

@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 
 from ..devstack import persistent_stack as local_stack
+from ..devstack.engines import ALIASES, local_engine
 from ..devstack.moto_server import MissingExtraError, require_moto
 from ..exit_codes import EXIT_FAILURE
 from ..operations.adopt import adopt_secret
@@ -31,7 +32,7 @@ STATE_DIR_OPTION = click.option(
 
 @click.group("local")
 def local() -> None:
-    """A persistent local stack (MariaDB with TLS + moto's server) with an adopted demo/aurora secret.
+    """A persistent local stack (MariaDB or PostgreSQL with TLS + moto) with an adopted demo/aurora secret.
 
     eval "$(bluegreen local up)"   then   bluegreen status --secret-id demo/aurora
     """
@@ -46,7 +47,14 @@ def local() -> None:
     show_default=True,
     help="ROTATION_GRACE_SECONDS to export (no consumer waits on the local stack).",
 )
-def up_command(state_dir: str | None, grace_seconds: int) -> None:
+@click.option(
+    "--engine",
+    type=click.Choice(sorted(ALIASES), case_sensitive=False),
+    default="mariadb",
+    show_default=True,
+    help="The database server demo/aurora lives on: MariaDB (aurora-mysql) or PostgreSQL 15 (postgres).",
+)
+def up_command(state_dir: str | None, grace_seconds: int, engine: str) -> None:
     """Start the stack (or find it running) and print the environment to export."""
     directory = _state_dir(state_dir)
     try:
@@ -60,12 +68,13 @@ def up_command(state_dir: str | None, grace_seconds: int) -> None:
             adopt=adopt_secret,
             grace_seconds=grace_seconds,
             progress=lambda m: click.echo(m, err=True),
+            engine=local_engine(engine),
         )
     except (local_stack.StackError, RuntimeError, OSError) as exc:
         click.echo(f"error: cannot start the local stack: {exc}", err=True)
         raise SystemExit(EXIT_FAILURE) from None
     if not started:
-        click.echo(f"the local stack in {state.state_dir} is already running", err=True)
+        click.echo(f"the local stack in {state.state_dir} is already running ({state.engine})", err=True)
     click.echo(local_stack.exports(state.environment()))
     click.echo(f'# secret {local_stack.SECRET_NAME}; stop with: eval "$(bluegreen local down)"', err=True)
 
@@ -85,7 +94,7 @@ def env_command(state_dir: str | None) -> None:
 @local.command("down")
 @STATE_DIR_OPTION
 def down_command(state_dir: str | None) -> None:
-    """Stop MariaDB and moto, delete the state directory, print the `unset` line."""
+    """Stop the database server and moto, delete the state directory, print the `unset` line."""
     directory = _state_dir(state_dir)
     stopped = local_stack.down(directory)
     click.echo(

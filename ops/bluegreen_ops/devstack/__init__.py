@@ -7,8 +7,11 @@ The throwaway pieces live as long as the process that starts them:
 * :mod:`.tls`: a throwaway CA and server certificate, so MariaDB serves TLS;
 * :mod:`.moto_server`: moto's server for Secrets Manager and Parameter Store (the ``local`` extra);
 * :mod:`.seeding`: an application database and its app and master secrets, on either server
-  (:mod:`.postgresql_seeding` is PostgreSQL's shape: tables of a shared NOLOGIN owner role);
-* :mod:`.network`, :mod:`.environ`: loopback ports, temporary environment variables.
+  (:mod:`.postgresql_seeding` is PostgreSQL's shape: tables of a shared NOLOGIN owner role;
+  :mod:`.app_database` what either returns);
+* :mod:`.network`, :mod:`.environ`: loopback ports, temporary environment variables;
+* :mod:`.engines`: the ``ENGINE`` words (``mariadb``, ``postgres``, ...) of the demo, the local stack,
+  ``make invoke`` and bench, each naming the server that stands in for its Aurora engine.
 
 :mod:`.persistent_stack` runs the same servers detached (``bluegreen local up|down|env``).
 :mod:`.secrets_manager_driver` plays Secrets Manager's part in a rotation (moto never invokes a

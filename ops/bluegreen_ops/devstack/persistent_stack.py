@@ -1,5 +1,5 @@
-"""A persistent local stack to practise on: MariaDB (with TLS) and moto's server, detached, plus an
-adopted ``demo/aurora`` secret.
+"""A persistent local stack to practise on: MariaDB (or PostgreSQL 15, ``engine="postgresql"``) with
+TLS and moto's server, detached, plus an adopted ``demo/aurora`` secret.
 
 ``bluegreen local up`` starts it and prints the environment to export; ``bluegreen local down`` stops
 both servers by their pid files and deletes the state directory, so nothing is left running. The
@@ -10,7 +10,9 @@ the operations above it.
 
 State directory: ``--state-dir``, else ``BLUEGREEN_LOCAL_DIR``, else ``$XDG_RUNTIME_DIR/bluegreen-local``,
 else ``.bluegreen-local`` in the current directory. It holds ``stack.json`` (ports and pids), the
-generated CA, the MariaDB datadir and moto's log.
+generated CA, MariaDB's data directory and moto's log. PostgreSQL's directory (data, CA) is a temp dir
+named in ``stack.json``: its server runs as the postgres OS user, who may not traverse the state
+directory's parents; ``down`` removes it too.
 """
 
 from __future__ import annotations
@@ -37,10 +39,12 @@ if TYPE_CHECKING:
     from mypy_boto3_secretsmanager import SecretsManagerClient
     from mypy_boto3_ssm import SSMClient
 
+from .engines import LocalEngine
 from .environ import patched_environ
 from .mariadb import MariaDB
 from .moto_server import REGION, aws_environment
 from .network import free_port
+from .postgresql import PostgreSQL
 from .seeding import seed_application
 from .tls import make_tls_files
 
@@ -84,16 +88,30 @@ class StackState:
     moto_pid: int
     grace_seconds: int
     secret_arn: str | None = None  # set once demo/aurora is created (pid files are written before)
+    engine: LocalEngine = "mysql"
+    # PostgreSQL's own directory: a temp dir outside the state directory, because the server runs as
+    # the postgres OS user, who must be able to traverse every parent of its data directory.
+    db_dir: str = ""
 
     @property
     def endpoint(self) -> str:
         return f"http://127.0.0.1:{self.moto_port}"
 
+    @property
+    def ca_file(self) -> Path:
+        """The run's CA: MariaDB's is made in ``tls/``, PostgreSQL makes its own in its directory."""
+        return Path(self.db_dir or self.state_dir) / "tls" / "ca.pem"
+
+    @property
+    def db_marker(self) -> str:
+        """What the database server's command line names (its data directory's parent)."""
+        return self.db_dir or self.state_dir
+
     def environment(self) -> dict[str, str]:
         return aws_environment(self.endpoint) | {
             "PARAMETER_PREFIX": PREFIX,
             "DB_TLS_MODE": "verify-full",
-            "DB_TLS_CA_FILE": str(Path(self.state_dir) / "tls" / "ca.pem"),
+            "DB_TLS_CA_FILE": str(self.ca_file),
             "ROTATION_GRACE_SECONDS": str(self.grace_seconds),
             "BLUEGREEN_LOCAL_DIR": self.state_dir,
         }
@@ -135,7 +153,7 @@ def _alive(pid: int, marker: str) -> bool:
 
 
 def running(state: StackState) -> bool:
-    return _alive(state.db_pid, state.state_dir) and _alive(state.moto_pid, f"-p {state.moto_port}")
+    return _alive(state.db_pid, state.db_marker) and _alive(state.moto_pid, f"-p {state.moto_port}")
 
 
 def _wait_for_port(port: int, timeout: float, process: subprocess.Popen[bytes], log: Path) -> None:
@@ -155,9 +173,17 @@ def _wait_for_port(port: int, timeout: float, process: subprocess.Popen[bytes], 
 
 
 def up(
-    state_dir: Path, *, adopt: Adopter, grace_seconds: int = 0, progress: object = None
+    state_dir: Path,
+    *,
+    adopt: Adopter,
+    grace_seconds: int = 0,
+    progress: object = None,
+    engine: LocalEngine = "mysql",
 ) -> tuple[StackState, bool]:
-    """Starts the stack (or finds it running); returns its state and whether it was started now."""
+    """Starts the stack (or finds it running); returns its state and whether it was started now.
+
+    A stack already running is returned as it is, whatever its engine (``state.engine`` says which).
+    """
     say = progress if callable(progress) else (lambda _msg: None)
     existing = read_state(state_dir)
     if existing is not None:
@@ -167,14 +193,18 @@ def up(
         down(state_dir)
     state_dir.mkdir(parents=True, exist_ok=True)
     state_dir = state_dir.resolve()
-    say(f"starting MariaDB (TLS, CA {state_dir / 'tls' / 'ca.pem'}) ...")
-    tls = make_tls_files(state_dir / "tls")
-    db = MariaDB(tls=tls, workdir=state_dir / "mariadb", detached=True)
+    db: MariaDB | PostgreSQL
+    if engine == "postgresql":
+        db = PostgreSQL(detached=True)
+        say(f"starting PostgreSQL 15 (TLS, CA {db.workdir / 'tls' / 'ca.pem'}) ...")
+    else:
+        say(f"starting MariaDB (TLS, CA {state_dir / 'tls' / 'ca.pem'}) ...")
+        db = MariaDB(tls=make_tls_files(state_dir / "tls"), workdir=state_dir / "mariadb", detached=True)
     moto_process: subprocess.Popen[bytes] | None = None
     try:
         db.start()
         if db.process is None:
-            raise StackError("mariadbd did not start")
+            raise StackError("the database server did not start")
         moto_port = free_port()
         log = state_dir / "moto.log"
         say(f"starting moto's server on 127.0.0.1:{moto_port} ...")
@@ -194,6 +224,8 @@ def up(
             moto_port=moto_port,
             moto_pid=moto_process.pid,
             grace_seconds=grace_seconds,
+            engine=engine,
+            db_dir=str(db.workdir) if isinstance(db, PostgreSQL) else "",
         )
         (state_dir / STATE_FILE).write_text(json.dumps(asdict(state), indent=2))
         state.secret_arn = _seed(db, state, adopt)
@@ -202,14 +234,16 @@ def up(
         if moto_process is not None:
             _stop(moto_process.pid, "moto.server")
         if db.process is not None:
-            _stop(db.process.pid, str(state_dir))
+            _stop(db.process.pid, str(db.workdir))
+        if isinstance(db, PostgreSQL):
+            shutil.rmtree(db.workdir, ignore_errors=True)
         shutil.rmtree(state_dir, ignore_errors=True)
         raise
     say(f"adopted {SECRET_NAME} ({state.secret_arn}) under {PREFIX}")
     return state, True
 
 
-def _seed(db: MariaDB, state: StackState, adopt: Adopter) -> str:
+def _seed(db: MariaDB | PostgreSQL, state: StackState, adopt: Adopter) -> str:
     """Creates ``demo/aurora`` (user ``app``, database ``appdb``) and adopts it, as an operator would."""
     env = state.environment()
     with patched_environ(env):
@@ -253,7 +287,9 @@ def down(state_dir: Path) -> bool:
         shutil.rmtree(state_dir, ignore_errors=True)
         return existed
     _stop(state.moto_pid, f"-p {state.moto_port}")
-    _stop(state.db_pid, state.state_dir)
+    _stop(state.db_pid, state.db_marker)
+    if state.db_dir:
+        shutil.rmtree(state.db_dir, ignore_errors=True)
     shutil.rmtree(state_dir, ignore_errors=True)
     return True
 

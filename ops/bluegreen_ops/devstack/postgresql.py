@@ -58,6 +58,10 @@ class PostgreSQL:
     """One PostgreSQL 15 server with a master role; :meth:`stop` removes everything it made.
 
     ``tls=False`` serves plaintext only (to prove a TLS mode refuses such a server).
+    ``detached=True``: the server outlives this process (``bluegreen local up``) and is stopped by its
+    pid; otherwise it gets SIGINT when this process dies.
+    ``client_networks``: networks besides ``host`` itself whose clients may log in with a password
+    (``make invoke``'s containers reach the server from their bridge's /24, not from ``host``).
     """
 
     host: str = "127.0.0.1"
@@ -66,6 +70,8 @@ class PostgreSQL:
     master_password: str = "master-Passw0rd!"  # noqa: S105  # nosec B105 - a local throwaway server
     workdir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="bluegreen-postgresql-")))
     tls_files: TlsFiles | None = None
+    client_networks: tuple[str, ...] = ()
+    detached: bool = False
     process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -105,7 +111,8 @@ class PostgreSQL:
             "max_connections": "100",
         }
         if self.tls:
-            self.tls_files = make_tls_files(self.workdir / "tls")
+            names = tuple(dict.fromkeys(("localhost", "127.0.0.1", self.host)))
+            self.tls_files = make_tls_files(self.workdir / "tls", names)
             self.tls_files.server_key.chmod(0o600)
             settings |= {
                 "ssl": "on",
@@ -143,8 +150,9 @@ class PostgreSQL:
         if done.returncode != 0:
             raise RuntimeError(f"initdb failed: {init_log.read_text(errors='replace')[-1500:]}")
         hba = ["local all all trust"]
-        hba.append(f"hostssl all all {self.host}/32 scram-sha-256")
-        hba.append(f"host all all {self.host}/32 scram-sha-256")
+        for network in (f"{self.host}/32", *self.client_networks):
+            hba.append(f"hostssl all all {network} scram-sha-256")
+            hba.append(f"host all all {network} scram-sha-256")
         (datadir / "pg_hba.conf").write_text("\n".join(hba) + "\n")
         args = [str(PG_BIN / "postgres"), "-D", str(datadir)]
         for name, value in settings.items():
@@ -160,7 +168,7 @@ class PostgreSQL:
                 user=OS_USER if root else None,
                 group=OS_USER if root else None,
                 extra_groups=[] if root else None,
-                preexec_fn=_die_with_parent_fast,  # noqa: PLW1509 - only calls prctl
+                preexec_fn=None if self.detached else _die_with_parent_fast,  # noqa: PLW1509 - only prctl
             )
         deadline = time.monotonic() + timeout
         while True:

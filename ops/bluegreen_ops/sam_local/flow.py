@@ -1,7 +1,8 @@
 """``make invoke`` (``python -m bluegreen_ops.sam_local``): rotations through containers, printed.
 
 Runs the functions of ``template.yaml`` the way SAM CLI users test them, ``sam local invoke <Function>
--e <event> --env-vars <file>``, against the local stack (MariaDB and moto) instead of an AWS account:
+-e <event> --env-vars <file>``, against the local stack (MariaDB, or PostgreSQL 15 with ``--engine
+postgres``, and moto) instead of an AWS account:
 the service's configuration test first (testSecret alone, as ``RotateImmediately=false`` runs it), then
 two rotations by default (the second flips the flag back), each followed by the example consumer.
 Everything started is stopped on the way out, failure, Ctrl-C or SIGTERM alike.
@@ -15,6 +16,8 @@ import signal
 import time
 from collections.abc import Sequence
 from typing import Any
+
+from bluegreen_ops.devstack.engines import LABELS, local_engine
 
 from .errors import DockerUnavailableError, SamLocalError
 from .rotation import StepOutcome, local_rotation
@@ -44,7 +47,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="rotations to run; the second flips the flag back (default 2)",
     )
     parser.add_argument("--no-consumer", action="store_true", help="skip invoking ConsumerFunction")
+    parser.add_argument(
+        "--engine",
+        default="mariadb",
+        help="mariadb (default) or postgres: the database server the secret lives on",
+    )
     args = parser.parse_args(argv)
+    try:
+        engine = local_engine(args.engine)
+    except ValueError as exc:
+        parser.error(str(exc))
 
     # SIGTERM (CI's stop, `kill`) unwinds like Ctrl-C, so every cleanup runs.
     def _interrupt(signum: int, _frame: Any) -> None:
@@ -52,8 +64,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, _interrupt)
     started = time.monotonic()
+    _say(f"engine: {LABELS[engine]}")
     try:
-        with local_rotation(log=_say) as rotation:
+        with local_rotation(log=_say, db_engine=engine) as rotation:
             _say(f"secret {rotation.app.secret_arn}")
             _say("\n=== configuration test (RotateImmediately=false: testSecret on a copy of AWSCURRENT) ===")
             tested = rotation.configuration_test(on_step=_print_step)

@@ -1,8 +1,9 @@
 """Rotations of the local stack's secret, each step in its own ``sam local invoke`` container.
 
 :func:`local_rotation` brings up everything a rotation needs and tears it down on exit: ``sam build``,
-the private engine, the stand-in image, MariaDB and moto on the engine's bridge gateway (the only host
-address containers reach), and a seeded secret. :class:`LocalRotation` then plays Secrets Manager's
+the private engine, the stand-in image, the database server (MariaDB, or PostgreSQL 15 with
+``engine="postgresql"``) and moto on the engine's bridge gateway (the only host address containers
+reach), and a seeded secret. :class:`LocalRotation` then plays Secrets Manager's
 part (the bookkeeping of
 :class:`~bluegreen_ops.devstack.secrets_manager_driver.RotationDriver`: the placeholder AWSPENDING
 version, then AWSPENDING removed) around four ``sam local invoke RotationFunction`` calls, one per step, with
@@ -14,6 +15,7 @@ invokes ``ConsumerFunction``, the example consumer, which reads the live color t
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import json
 import tempfile
 import time
@@ -28,8 +30,10 @@ import boto3
 from bluegreen_db.dburl import redact
 from bluegreen_db.naming import COLORS, ROLES, ParameterNames, resolve_prefix
 from bluegreen_ops.devstack.app_database import AppDatabase
+from bluegreen_ops.devstack.engines import LABELS, LocalEngine
 from bluegreen_ops.devstack.mariadb import MariaDB
 from bluegreen_ops.devstack.moto_server import REGION, MotoServer, aws_environment
+from bluegreen_ops.devstack.postgresql import PostgreSQL
 from bluegreen_ops.devstack.secrets_manager_driver import STEPS, RotationDriver, RotationFailedError
 from bluegreen_ops.devstack.seeding import seed_application
 from bluegreen_ops.devstack.tls import make_tls_files
@@ -49,10 +53,15 @@ if TYPE_CHECKING:
 ROTATION_FUNCTION = "RotationFunction"
 CONSUMER_FUNCTION = "ConsumerFunction"
 
-# Settings the container flow needs on top of events/env.json. The local MariaDB serves TLS with a
+# Settings the container flow needs on top of events/env.json. The local server serves TLS with a
 # throwaway CA that is not inside the container, so the function encrypts without verifying
 # (`require`); grace 0 lets the second rotation flip straight back, which a demo needs.
 LOCAL_ROTATION_ENV = {"DB_TLS_MODE": "require", "DB_TLS_CA_FILE": "", "ROTATION_GRACE_SECONDS": "0"}
+
+# Each engine's secret and parameters under names of their own, so flows of both engines can share one
+# moto backend (it lives as long as the process: the container test runs both) without meeting.
+SECRET_NAMES: dict[LocalEngine, str] = {"mysql": "app/aurora", "postgresql": "app/aurora-postgresql"}
+PREFIXES: dict[LocalEngine, str | None] = {"mysql": None, "postgresql": "/db/dev-postgresql"}
 
 
 @dataclass
@@ -101,7 +110,7 @@ class LocalRotation:
     engine: DockerEngine
     image: str
     moto: MotoServer
-    db: MariaDB
+    db: MariaDB | PostgreSQL
     app: AppDatabase
     secretsmanager: SecretsManagerClient
     ssm: SSMClient
@@ -239,20 +248,24 @@ def local_rotation(
     log: Log = stderr_log,
     rotation_env: Mapping[str, str] | None = None,
     build: bool = True,
+    db_engine: LocalEngine = "mysql",
 ) -> Iterator[LocalRotation]:
-    """Everything ``make invoke`` needs, torn down on exit: build, engine, image, stack, seeded secret."""
+    """Everything ``make invoke`` needs, torn down on exit: build, engine, image, stack, seeded secret.
+
+    ``db_engine`` is the database server the secret lives on; the function tells the engines apart by the
+    secret's ``engine`` key, so the containers and their settings are the same for both.
+    """
     if build:
         sam_build(log=log)
     with contextlib.ExitStack() as stack:
-        engine = stack.enter_context(docker_engine(log=log))
-        image = ensure_image(engine, log)
+        docker = stack.enter_context(docker_engine(log=log))
+        image = ensure_image(docker, log)
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bluegreen-sam-local-")))
         started = time.monotonic()
-        tls = make_tls_files(workdir / "tls", (engine.gateway,))
-        db = MariaDB(host=engine.gateway, tls=tls)
+        db = _database(db_engine, docker, workdir)
         stack.callback(db.stop)
         db.start()
-        moto = MotoServer(host=engine.gateway).start()
+        moto = MotoServer(host=docker.gateway).start()
         stack.callback(moto.stop)
         aws = aws_environment(moto.endpoint)
         client_args: dict[str, Any] = {
@@ -263,13 +276,16 @@ def local_rotation(
         }
         secretsmanager = boto3.client("secretsmanager", **client_args)
         ssm = boto3.client("ssm", **client_args)
-        app = seed_application(db, secretsmanager)
+        app = seed_application(db, secretsmanager, name=SECRET_NAMES[db_engine])
+        prefix = PREFIXES[db_engine]  # None: events/env.json's PARAMETER_PREFIX
+        prefix_env = {"PARAMETER_PREFIX": prefix} if prefix else {}
+        server = "PostgreSQL" if db_engine == "postgresql" else "MariaDB"
         log(
-            f"local stack on {engine.gateway}: MariaDB :{db.port}, moto :{moto.port} "
-            f"({time.monotonic() - started:.1f} s)"
+            f"local stack on {docker.gateway}: {server} :{db.port}, moto :{moto.port} "
+            f"({time.monotonic() - started:.1f} s); engine {LABELS[db_engine]}"
         )
         rotation = LocalRotation(
-            engine=engine,
+            engine=docker,
             image=image,
             moto=moto,
             db=db,
@@ -278,11 +294,27 @@ def local_rotation(
             ssm=ssm,
             workdir=workdir,
             function_env={
-                ROTATION_FUNCTION: {**LOCAL_ROTATION_ENV, **(rotation_env or {})},
-                # The stand-in MariaDB's certificate names the bridge gateway, not a DNS name the
+                ROTATION_FUNCTION: {**LOCAL_ROTATION_ENV, **prefix_env, **(rotation_env or {})},
+                # The stand-in server's certificate names the bridge gateway, not a DNS name the
                 # consumer could verify; TLS is still required (never plaintext).
-                CONSUMER_FUNCTION: {"BLUEGREEN_DB_TLS_MODE": "require", "BLUEGREEN_DB_TLS_CA_FILE": ""},
+                CONSUMER_FUNCTION: {
+                    "BLUEGREEN_DB_TLS_MODE": "require",
+                    "BLUEGREEN_DB_TLS_CA_FILE": "",
+                    **prefix_env,
+                },
             },
         )
         rotation.write_env_file()
         yield rotation
+
+
+def _database(engine: LocalEngine, docker: DockerEngine, workdir: Path) -> MariaDB | PostgreSQL:
+    """The engine's server on the bridge gateway, its certificate naming that address (not started).
+
+    PostgreSQL checks the client's address against ``pg_hba.conf``: containers connect from the
+    bridge's /24, so that network may log in (with a password, as from the host itself).
+    """
+    if engine == "postgresql":
+        bridge_network = str(ipaddress.ip_network(f"{docker.gateway}/24", strict=False))
+        return PostgreSQL(host=docker.gateway, client_networks=(bridge_network,))
+    return MariaDB(host=docker.gateway, tls=make_tls_files(workdir / "tls", (docker.gateway,)))
