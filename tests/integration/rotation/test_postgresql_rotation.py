@@ -4,6 +4,7 @@
   (one GetParameters) and queries with them through psycopg, as a consumer does, all along;
 - with ``log_statement=all`` no password of any secret version (nor the master's) reaches the
   server's log, and every stored password is a SCRAM-SHA-256 verifier;
+- a table the current role owns refuses setSecret, naming it and the migration, before anything changes;
 - a secret whose ``engine`` is ``postgres`` (RDS's value; the seeded ones say ``aurora-postgresql``)
   rotates the same way, its URLs in psycopg's scheme.
 
@@ -25,7 +26,7 @@ import pytest
 
 from app import lambda_handler
 from bluegreen_db.dburl import parse_url
-from bluegreen_ops.devstack.secrets_manager_driver import RotationDriver
+from bluegreen_ops.devstack.secrets_manager_driver import RotationDriver, RotationFailedError
 from tests.helpers import flag, parameters, secret_value, url_logs_in_as
 
 pytestmark = pytest.mark.parametrize("engine_stack", ["postgresql"], indirect=True)
@@ -168,3 +169,29 @@ def test_a_postgres_engine_secret_rotates_with_psycopg_urls(make_stack: Any) -> 
         assert url.startswith("postgresql+psycopg://")
         assert url.endswith(f"@127.0.0.1:{stack.db.port}/{stack.app.dbname}")
         assert url_logs_in_as(stack, url, user)
+
+
+def test_a_table_owned_by_the_current_role_refuses_set_secret_naming_it(make_stack: Any) -> None:
+    """Two roles cannot own one table: setSecret refuses before the partner exists or any password
+    changes, naming the table and the one-time migration that fixes it."""
+    stack = make_stack()
+    user, dbname = stack.app.username, stack.app.dbname
+    stack.db.execute(f"CREATE TABLE public.owned_{stack.n} (x int)", dbname=dbname)
+    stack.db.execute(f'ALTER TABLE public.owned_{stack.n} OWNER TO "{user}"', dbname=dbname)
+    current_before = secret_value(stack, "AWSCURRENT")
+    password_before = stack.db.execute("SELECT rolpassword FROM pg_authid WHERE rolname = %s", (user,))
+    driver = RotationDriver(stack.secretsmanager, lambda_handler, max_attempts=1)
+    with pytest.raises(RotationFailedError) as failed:
+        driver.rotate(stack.app.secret_arn)
+    message = str(failed.value)
+    assert f"owned_{stack.n}" in message and "REASSIGN OWNED BY" in message, message
+    assert "bluegreen adopt --shared-owner" in message, message
+    assert stack.db.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (f"{user}_green",)) == []
+    assert (
+        stack.db.execute("SELECT rolpassword FROM pg_authid WHERE rolname = %s", (user,)) == password_before
+    )
+    owner = stack.db.execute(
+        "SELECT tableowner FROM pg_tables WHERE tablename = %s", (f"owned_{stack.n}",), dbname=dbname
+    )
+    assert owner == [(user,)]
+    assert secret_value(stack, "AWSCURRENT") == current_before
