@@ -18,7 +18,7 @@ from psycopg import sql
 
 from ...errors import DatabaseError
 from ..base import AccountState
-from .catalog import RoleRow, other_databases, owned_objects, read_profile, read_roles
+from .catalog import RoleRow, read_accounts
 from .connection import Connection, run
 from .ownership import migrate_ownership
 from .password import set_password
@@ -74,10 +74,10 @@ class PostgreSQLAdmin:
     # --- reading --------------------------------------------------------------------------------
 
     def account_states(self, *users: str) -> dict[str, AccountState | None]:
-        roles = read_roles(self._conn, users)
+        """Every user's role and whole profile, with what it owns, in one query."""
+        accounts = read_accounts(self._conn, users)
         return {
-            u: AccountState(u, read_profile(self._conn, roles[u]), roles[u]) if u in roles else None
-            for u in users
+            u: AccountState(u, accounts[u][1], accounts[u][0]) if u in accounts else None for u in users
         }
 
     def master_facts(self, roles: Iterable[str] = ()) -> MasterFacts:
@@ -120,7 +120,7 @@ class PostgreSQLAdmin:
         """
         role, profile = _role(source), _profile(source)
         problems = self._ownership_problems(role)
-        for database, owns in other_databases(self._conn, role.oid):
+        for database, owns in role.other_databases:
             what = "owns objects" if owns else "holds privileges or policies"
             problems.append(
                 f"{role.name} {what} in database {database}, and the rotation reads the profile only in "
@@ -152,7 +152,7 @@ class PostgreSQLAdmin:
         return problems
 
     def _ownership_problems(self, role: RoleRow) -> list[str]:
-        owned = owned_objects(self._conn, role.oid)
+        owned = role.owned
         if not owned:
             return []
         shown = ", ".join(owned[:_SHOWN_OBJECTS]) + (
@@ -221,7 +221,7 @@ class PostgreSQLAdmin:
                 f"{s.name} is a member of {p.name}: the colors must not share a role's identity; fix: "
                 f"REVOKE {p.name} FROM {s.name}"
             )
-        owned = owned_objects(self._conn, p.oid)
+        owned = p.owned
         if owned:
             problems.append(
                 f"{p.name} owns {', '.join(owned[:_SHOWN_OBJECTS])}: the partner must own nothing; fix: "
