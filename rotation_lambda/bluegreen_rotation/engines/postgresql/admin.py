@@ -76,9 +76,7 @@ class PostgreSQLAdmin:
     def account_states(self, *users: str) -> dict[str, AccountState | None]:
         """Every user's role and whole profile, with what it owns, in one query."""
         accounts = read_accounts(self._conn, users)
-        return {
-            u: AccountState(u, accounts[u][1], accounts[u][0]) if u in accounts else None for u in users
-        }
+        return {u: AccountState(u, accounts[u][1], accounts[u][0]) if u in accounts else None for u in users}
 
     def master_facts(self, roles: Iterable[str] = ()) -> MasterFacts:
         """The master's attributes and which of ``roles`` it administers (one query)."""

@@ -1,5 +1,9 @@
 """The catalog queries behind a role's profile (:mod:`.profile`): each value a bound parameter.
 
+:func:`read_accounts` reads several roles at once, each with every part of its profile, what it owns
+and where else it holds something, in one query: each part is the single-part query below,
+correlated to the outer role and aggregated into a JSON array of its rows.
+
 Privileges inside a database are read in the connected one (the secret's ``dbname``): a role's
 grants in other databases are named by :func:`other_databases` so ``unreproducible`` refuses them
 rather than cloning half a profile.
@@ -20,16 +24,7 @@ from .profile import (
     settings_from_rows,
 )
 
-__all__ = ["RoleRow", "accounts_sql", "other_databases", "owned_objects", "read_accounts", "read_profile", "read_roles"]
-
-_ROLE_SQL = """
-SELECT rolname, oid, rolcanlogin, rolsuper, rolinherit, rolcreaterole, rolcreatedb, rolreplication,
-       rolbypassrls, rolconnlimit,
-       CASE WHEN rolvaliduntil IS NULL THEN NULL
-            WHEN rolvaliduntil = 'infinity' THEN 'infinity'
-            ELSE to_char(rolvaliduntil AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"') END
-  FROM pg_roles WHERE rolname = ANY(%s)
-"""
+__all__ = ["RoleRow", "accounts_sql", "other_databases", "owned_objects", "read_accounts"]
 
 _MEMBERSHIPS_SQL_16 = """
 SELECT r.rolname, m.admin_option, m.inherit_option, m.set_option
@@ -155,16 +150,6 @@ class RoleRow:
     attributes: tuple[tuple[str, str], ...]
     owned: tuple[str, ...] = ()
     other_databases: tuple[tuple[str, bool], ...] = ()
-
-
-def read_roles(conn: Connection, names: tuple[str, ...]) -> dict[str, RoleRow]:
-    rows = run(conn, _ROLE_SQL, (list(names),), context="reading roles")
-    return {r[0]: RoleRow(r[0], int(r[1]), bool(r[2]), attributes_from_row(r[3:])) for r in rows}
-
-
-def read_profile(conn: Connection, role: RoleRow) -> RoleProfile:
-    """The role's whole profile (as :func:`read_accounts` reads it for several roles at once)."""
-    return read_accounts(conn, (role.name,))[role.name][1]
 
 
 def _part(sql_text: str, columns: int) -> str:
