@@ -82,7 +82,7 @@ def connect(
     """One autocommit connection, every statement bounded by the endpoint's timeout; with
     ``bounded=False`` the caller's first message must start with :func:`timeout_statement`."""
     where = f"{endpoint.host}:{endpoint.port}"
-    options = {"options": f"-c statement_timeout={timeout_ms(endpoint)}ms"} if bounded else {}
+    options: dict[str, Any] = {"options": f"-c statement_timeout={timeout_ms(endpoint)}ms"} if bounded else {}
     try:
         conn: Connection = psycopg.connect(
             host=endpoint.host,
@@ -176,7 +176,7 @@ def run(
 
 
 def run_last(
-    conn: Connection, statements: sql.Composable, *, context: str, secrets: Iterable[str] = ()
+    conn: Connection, statements: sql.Composed, *, context: str, secrets: Iterable[str] = ()
 ) -> list[tuple[Any, ...]]:
     """Sends ``statements`` (several, ``;``-separated, no parameters: the simple query protocol) in
     one message; the rows of the last. A failing one stops the rest, the server rolls them back."""
