@@ -65,6 +65,7 @@ class PostgreSQLAdmin:
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
         self._version = conn.info.server_version
+        self._master: tuple[frozenset[str], MasterFacts] | None = None
 
     def _rows(
         self, statement: str | sql.Composable, args: Any = None, context: str = ""
@@ -79,7 +80,19 @@ class PostgreSQLAdmin:
         return {u: AccountState(u, accounts[u][1], accounts[u][0]) if u in accounts else None for u in users}
 
     def master_facts(self, roles: Iterable[str] = ()) -> MasterFacts:
-        """The master's attributes and which of ``roles`` it administers (one query)."""
+        """The master's attributes and which of ``roles`` it administers (one query).
+
+        Kept until this admin next changes something, so the checks of one setSecret (the
+        partner's, then the source's) and the password's hashing share one read.
+        """
+        wanted = frozenset(roles)
+        if self._master is not None and wanted <= self._master[0]:
+            return self._master[1]
+        facts = self._read_master_facts(wanted)
+        self._master = (wanted, facts)
+        return facts
+
+    def _read_master_facts(self, roles: frozenset[str]) -> MasterFacts:
         row = self._rows(
             """
             SELECT current_user, r.rolsuper, r.rolcreaterole, r.rolcreatedb, r.rolreplication, r.rolbypassrls,
@@ -89,7 +102,8 @@ class PostgreSQLAdmin:
                               WHERE p.rolname = 'rds_password'), false),
                    ARRAY(SELECT o.rolname FROM pg_roles o WHERE o.rolname = ANY(%s)
                             AND pg_has_role(current_user, o.oid, 'MEMBER WITH ADMIN OPTION')),
-                   ARRAY(SELECT o.rolname FROM pg_roles o WHERE o.rolname = ANY(%s) AND o.rolsuper)
+                   ARRAY(SELECT o.rolname FROM pg_roles o WHERE o.rolname = ANY(%s) AND o.rolsuper),
+                   current_setting('password_encryption')
               FROM pg_roles r WHERE r.rolname = current_user
             """,
             (list(roles), list(roles)),
@@ -107,6 +121,7 @@ class PostgreSQLAdmin:
             rds_password_member=row[7],
             admin_of=frozenset(row[8]),
             superuser_roles=frozenset(row[9]),
+            password_encryption=str(row[10]),
         )
 
     def unreproducible(self, source: AccountState) -> list[str]:
@@ -205,10 +220,13 @@ class PostgreSQLAdmin:
             return []
         s, p = _role(source), _role(partner)
         problems = []
-        inside, outside = self._rows(
-            "SELECT pg_has_role(%s::oid, %s::oid, 'MEMBER'), pg_has_role(%s::oid, %s::oid, 'MEMBER')",
-            (p.oid, s.oid, s.oid, p.oid),
-        )[0]
+        if s.name in p.read_with and p.name in s.read_with:
+            inside, outside = s.name in p.member_of, p.name in s.member_of
+        else:
+            inside, outside = self._rows(
+                "SELECT pg_has_role(%s::oid, %s::oid, 'MEMBER'), pg_has_role(%s::oid, %s::oid, 'MEMBER')",
+                (p.oid, s.oid, s.oid, p.oid),
+            )[0]
         if inside:
             problems.append(
                 f"{p.name} is a member of {s.name}: the colors must not share a role's identity; fix: "
@@ -227,17 +245,21 @@ class PostgreSQLAdmin:
             )
         if not p.can_login:
             problems.append(f"{p.name} cannot log in (NOLOGIN); fix: ALTER ROLE {p.name} LOGIN")
-        problems += alter_problems(p.name, self.master_facts([p.name]))
+        # With the roles unreproducible() asks about next, so both checks share one read.
+        asked = [p.name, *(m.role for m in _profile(source).memberships)]
+        problems += alter_problems(p.name, self.master_facts(asked))
         return problems
 
     # --- changing -------------------------------------------------------------------------------
 
     def migrate_ownership(self, user: str, partner: str | None, owner: str, *, dry_run: bool) -> list[str]:
         """The shared-owner migration :meth:`unreproducible` names (:mod:`.ownership`), in this database."""
+        self._master = None
         return migrate_ownership(self._conn, user=user, partner=partner, owner=owner, dry_run=dry_run)
 
     def create_partner(self, source: AccountState, user: str) -> AccountState:
         """``CREATE ROLE user LOGIN`` with no password: SCRAM logins fail until the real one is set."""
+        self._master = None
         exists = self._rows("SELECT 1 FROM pg_roles WHERE rolname = %s", (user,))
         if not exists:
             self._rows(
@@ -279,7 +301,8 @@ class PostgreSQLAdmin:
 
     def set_password(self, source: AccountState, target: AccountState, password: str) -> None:
         """The SCRAM verifier, computed here, is all the server receives (:mod:`.password`)."""
-        set_password(self._conn, target.user, password)
+        encryption = self._master[1].password_encryption if self._master else None
+        set_password(self._conn, target.user, password, password_encryption=encryption)
 
     def count_sessions(self, user: str) -> int:
         rows = self._rows(

@@ -133,7 +133,9 @@ SELECT me.rolname, me.oid, me.rolcanlogin, me.rolsuper, me.rolinherit, me.rolcre
        {default_acl},
        {policies},
        {owned},
-       {other_databases}
+       {other_databases},
+       ARRAY(SELECT o.rolname FROM pg_roles o WHERE o.rolname = ANY(%(names)s) AND o.oid <> me.oid
+                AND pg_has_role(me.oid, o.oid, 'MEMBER') ORDER BY 1)
   FROM pg_roles me WHERE me.rolname = ANY(%(names)s)
 """
 
@@ -142,7 +144,7 @@ SELECT me.rolname, me.oid, me.rolcanlogin, me.rolsuper, me.rolinherit, me.rolcre
 class RoleRow:
     """A role as ``pg_roles`` shows it: OID, LOGIN and the attributes :class:`RoleProfile` compares;
     ``owned`` and ``other_databases`` as :func:`owned_objects` and :func:`other_databases` return them,
-    read in the same query as the profile."""
+    and membership (direct or not) in the other roles read with it, in the same query as the profile."""
 
     name: str
     oid: int
@@ -150,6 +152,9 @@ class RoleRow:
     attributes: tuple[tuple[str, str], ...]
     owned: tuple[str, ...] = ()
     other_databases: tuple[tuple[str, bool], ...] = ()
+    read_with: tuple[str, ...] = ()
+    """The roles read in the same query: ``member_of`` says which of them this role is a member of."""
+    member_of: frozenset[str] = frozenset()
 
 
 def _part(sql_text: str, columns: int) -> str:
@@ -188,7 +193,7 @@ def read_accounts(conn: Connection, names: tuple[str, ...]) -> dict[str, tuple[R
     out: dict[str, tuple[RoleRow, RoleProfile]] = {}
     for row in rows:
         name = str(row[0])
-        memberships, settings, privileges, default_acl, policies, owned, elsewhere = row[11:]
+        memberships, settings, privileges, default_acl, policies, owned, elsewhere, member_of = row[11:]
         attributes = attributes_from_row(row[3:11])
         role = RoleRow(
             name,
@@ -197,6 +202,8 @@ def read_accounts(conn: Connection, names: tuple[str, ...]) -> dict[str, tuple[R
             attributes,
             owned=tuple(str(o) for o in owned),
             other_databases=tuple((str(d), bool(o)) for d, o in elsewhere),
+            read_with=tuple(names),
+            member_of=frozenset(member_of),
         )
         profile = RoleProfile(
             attributes=attributes,
