@@ -19,10 +19,10 @@ from psycopg import sql
 from ...errors import DatabaseError
 from ..base import AccountState
 from .catalog import RoleRow, read_accounts
-from .connection import Connection, run
+from .connection import Connection, run, run_last
 from .ownership import migrate_ownership
 from .password import set_password
-from .plan import plan
+from .plan import Change, plan
 from .profile import SELF, Privilege, RoleProfile
 from .rules import MasterFacts, alter_problems, attribute_problems, membership_problems, password_problems
 
@@ -275,29 +275,48 @@ class PostgreSQLAdmin:
 
         Default privileges FOR the partner need the master to be a member of it: when it is not, the
         master is made one for these statements and the membership is revoked right after.
+
+        The plan goes in one message (:func:`.connection.run_last`): the server runs it as one
+        implicit transaction, so it applies whole or not at all. When it fails, the statements are
+        run again one by one, so the error names the one the server refuses.
         """
         changes = plan(_profile(target), _profile(source), target_role=target.user, source_role=source.user)
+        if not changes:
+            return []
         needs_self_grant = any(c.as_member_of == target.user for c in changes) and not self._member_of(
             target.user
         )
         me = sql.Identifier(target.user)
+        grant = sql.SQL("GRANT {} TO CURRENT_USER").format(me)
+        revoke = sql.SQL("REVOKE {} FROM CURRENT_USER").format(me)
+        statements = [c.statement for c in changes]
+        if needs_self_grant:
+            statements = [grant, *statements, revoke]
+        try:
+            run_last(self._conn, sql.SQL("; ").join(statements), context=f"syncing {target.user}'s profile")
+        except DatabaseError:
+            self._clone_one_by_one(changes, source.user, target.user, needs_self_grant=needs_self_grant)
+        return [c.kind for c in changes]
+
+    def _clone_one_by_one(
+        self, changes: list[Change], source: str, target: str, *, needs_self_grant: bool
+    ) -> None:
+        """The plan a statement per round trip, so a failure names its statement."""
+        me = sql.Identifier(target)
         if needs_self_grant:
             self._rows(
-                sql.SQL("GRANT {} TO CURRENT_USER").format(me), context=f"GRANT {target.user} TO the master"
+                sql.SQL("GRANT {} TO CURRENT_USER").format(me), context=f"GRANT {target} TO the master"
             )
         try:
             for change in changes:
                 shown = change.statement.as_string(self._conn)
-                self._rows(
-                    change.statement, context=f"cannot give {target.user} what {source.user} has: {shown}"
-                )
+                self._rows(change.statement, context=f"cannot give {target} what {source} has: {shown}")
         finally:
             if needs_self_grant:
                 self._rows(
                     sql.SQL("REVOKE {} FROM CURRENT_USER").format(me),
-                    context=f"REVOKE {target.user} FROM the master",
+                    context=f"REVOKE {target} FROM the master",
                 )
-        return [c.kind for c in changes]
 
     def set_password(self, source: AccountState, target: AccountState, password: str) -> None:
         """The SCRAM verifier, computed here, is all the server receives (:mod:`.password`)."""
