@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from psycopg import sql
@@ -65,7 +66,7 @@ class PostgreSQLAdmin:
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
         self._version = conn.info.server_version
-        self._master: tuple[frozenset[str], MasterFacts] | None = None
+        self._master: _MasterRead | None = None
 
     def _rows(
         self, statement: str | sql.Composable, args: Any = None, context: str = ""
@@ -86,15 +87,21 @@ class PostgreSQLAdmin:
         partner's, then the source's) and the password's hashing share one read.
         """
         wanted = frozenset(roles)
-        if self._master is not None and wanted <= self._master[0]:
-            return self._master[1]
-        facts = self._read_master_facts(wanted)
-        self._master = (wanted, facts)
-        return facts
+        if self._master is not None and wanted <= self._master.roles:
+            return self._master.facts
+        return self._read_master_facts(wanted).facts
 
-    def _read_master_facts(self, roles: frozenset[str]) -> MasterFacts:
+    def _read_master_facts(
+        self, roles: frozenset[str], privileges: frozenset[Privilege] = frozenset()
+    ) -> _MasterRead:
+        """With ``privileges``, which of them the master may not grant, in the same query."""
+        listed, checks, check_args = _grant_checks(privileges)
+        ungrantable_column = (
+            sql.SQL(", ARRAY({})").format(sql.SQL(" UNION ALL ").join(checks)) if checks else sql.SQL("")
+        )
         row = self._rows(
-            """
+            sql.SQL(
+                """
             SELECT current_user, r.rolsuper, r.rolcreaterole, r.rolcreatedb, r.rolreplication, r.rolbypassrls,
                    coalesce(current_setting('rds.restrict_password_commands', true), 'off')
                      IN ('on', '1', 'true'),
@@ -103,13 +110,14 @@ class PostgreSQLAdmin:
                    ARRAY(SELECT o.rolname FROM pg_roles o WHERE o.rolname = ANY(%s)
                             AND pg_has_role(current_user, o.oid, 'MEMBER WITH ADMIN OPTION')),
                    ARRAY(SELECT o.rolname FROM pg_roles o WHERE o.rolname = ANY(%s) AND o.rolsuper),
-                   current_setting('password_encryption')
+                   current_setting('password_encryption'){ungrantable}
               FROM pg_roles r WHERE r.rolname = current_user
-            """,
-            (list(roles), list(roles)),
+            """
+            ).format(ungrantable=ungrantable_column),
+            (list(roles), list(roles), *check_args),
             context="reading the master's attributes",
         )[0]
-        return MasterFacts(
+        facts = MasterFacts(
             name=row[0],
             server_version=self._version,
             superuser=row[1],
@@ -123,6 +131,9 @@ class PostgreSQLAdmin:
             superuser_roles=frozenset(row[9]),
             password_encryption=str(row[10]),
         )
+        ungrantable = tuple(listed[int(i)] for i in row[11]) if checks else ()
+        self._master = _MasterRead(roles, privileges, facts, ungrantable)
+        return self._master
 
     def unreproducible(self, source: AccountState) -> list[str]:
         """What this master cannot give the partner, each with its fix; changes nothing.
@@ -180,24 +191,13 @@ class PostgreSQLAdmin:
             "new objects are the owner's; the rotation gives the partner the same membership and setting)"
         ]
 
-    def _ungrantable(self, privileges: Iterable[Privilege], master: MasterFacts) -> list[Privilege]:
-        if master.superuser:
+    def _ungrantable(self, privileges: frozenset[Privilege], master: MasterFacts) -> list[Privilege]:
+        if master.superuser or not privileges:
             return []
-        checks: list[sql.Composable] = []
-        args: list[Any] = []
-        listed = sorted(privileges)
-        for i, p in enumerate(listed):
-            check = _CHECKS[p.kind]
-            with_option = f"{p.privilege} WITH GRANT OPTION"
-            values: list[Any] = [int(p.target[0])] if p.kind == "large object" else [*p.target, with_option]
-            checks.append(sql.SQL("SELECT %s WHERE NOT " + check))  # fixed text; values bound
-            args += [i, *values]
-        if not checks:
-            return []
-        rows = self._rows(
-            sql.SQL(" UNION ALL ").join(checks), args, context="checking the master's grant options"
-        )
-        return [listed[int(r[0])] for r in rows]
+        read = self._master
+        if read is None or read.privileges != privileges:
+            read = self._read_master_facts(self._master.roles if self._master else frozenset(), privileges)
+        return list(read.ungrantable)
 
     def _member_of(self, role: str) -> bool:
         rows = self._rows(
@@ -246,7 +246,9 @@ class PostgreSQLAdmin:
         if not p.can_login:
             problems.append(f"{p.name} cannot log in (NOLOGIN); fix: ALTER ROLE {p.name} LOGIN")
         # With the roles unreproducible() asks about next, so both checks share one read.
-        asked = [p.name, *(m.role for m in _profile(source).memberships)]
+        asked = frozenset({p.name, *(m.role for m in _profile(source).memberships)})
+        if self._master is None or not asked <= self._master.roles:
+            self._read_master_facts(asked, _profile(source).privileges)
         problems += alter_problems(p.name, self.master_facts(asked))
         return problems
 
@@ -320,7 +322,7 @@ class PostgreSQLAdmin:
 
     def set_password(self, source: AccountState, target: AccountState, password: str) -> None:
         """The SCRAM verifier, computed here, is all the server receives (:mod:`.password`)."""
-        encryption = self._master[1].password_encryption if self._master else None
+        encryption = self._master.facts.password_encryption if self._master else None
         set_password(self._conn, target.user, password, password_encryption=encryption)
 
     def count_sessions(self, user: str) -> int:
@@ -344,6 +346,31 @@ class PostgreSQLAdmin:
         yield acquired
         if acquired:
             self._rows("SELECT pg_advisory_unlock(%s)", (lock,), "releasing the rotation lock")
+
+
+@dataclass(frozen=True)
+class _MasterRead:
+    """One read of the master's facts: for which roles, and which of ``privileges`` it may not grant."""
+
+    roles: frozenset[str]
+    privileges: frozenset[Privilege]
+    facts: MasterFacts
+    ungrantable: tuple[Privilege, ...]
+
+
+def _grant_checks(privileges: Iterable[Privilege]) -> tuple[list[Privilege], list[sql.Composable], list[Any]]:
+    """The privileges in order and, per privilege, ``SELECT <its index> WHERE NOT <the master may
+    grant it>`` with its bound values."""
+    checks: list[sql.Composable] = []
+    args: list[Any] = []
+    listed = sorted(privileges)
+    for i, p in enumerate(listed):
+        check = _CHECKS[p.kind]
+        with_option = f"{p.privilege} WITH GRANT OPTION"
+        values: list[Any] = [int(p.target[0])] if p.kind == "large object" else [*p.target, with_option]
+        checks.append(sql.SQL("SELECT %s WHERE NOT " + check))  # fixed text; values bound
+        args += [i, *values]
+    return listed, checks, args
 
 
 def _role(state: AccountState) -> RoleRow:
