@@ -12,17 +12,18 @@ from __future__ import annotations
 import contextlib
 import hashlib
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from psycopg import sql
 
 from ...errors import DatabaseError
 from ..base import AccountState
-from .catalog import RoleRow, other_databases, owned_objects, read_profile, read_roles
-from .connection import Connection, run
+from .catalog import RoleRow, read_accounts
+from .connection import Connection, run, run_last
 from .ownership import migrate_ownership
 from .password import set_password
-from .plan import plan
+from .plan import Change, plan
 from .profile import SELF, Privilege, RoleProfile
 from .rules import MasterFacts, alter_problems, attribute_problems, membership_problems, password_problems
 
@@ -65,6 +66,7 @@ class PostgreSQLAdmin:
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
         self._version = conn.info.server_version
+        self._master: _MasterRead | None = None
 
     def _rows(
         self, statement: str | sql.Composable, args: Any = None, context: str = ""
@@ -74,16 +76,32 @@ class PostgreSQLAdmin:
     # --- reading --------------------------------------------------------------------------------
 
     def account_states(self, *users: str) -> dict[str, AccountState | None]:
-        roles = read_roles(self._conn, users)
-        return {
-            u: AccountState(u, read_profile(self._conn, roles[u]), roles[u]) if u in roles else None
-            for u in users
-        }
+        """Every user's role and whole profile, with what it owns, in one query."""
+        accounts = read_accounts(self._conn, users)
+        return {u: AccountState(u, accounts[u][1], accounts[u][0]) if u in accounts else None for u in users}
 
     def master_facts(self, roles: Iterable[str] = ()) -> MasterFacts:
-        """The master's attributes and which of ``roles`` it administers (one query)."""
+        """The master's attributes and which of ``roles`` it administers (one query).
+
+        Kept until this admin next changes something, so the checks of one setSecret (the
+        partner's, then the source's) and the password's hashing share one read.
+        """
+        wanted = frozenset(roles)
+        if self._master is not None and wanted <= self._master.roles:
+            return self._master.facts
+        return self._read_master_facts(wanted).facts
+
+    def _read_master_facts(
+        self, roles: frozenset[str], privileges: frozenset[Privilege] = frozenset()
+    ) -> _MasterRead:
+        """With ``privileges``, which of them the master may not grant, in the same query."""
+        listed, checks, check_args = _grant_checks(privileges)
+        ungrantable_column = (
+            sql.SQL(", ARRAY({})").format(sql.SQL(" UNION ALL ").join(checks)) if checks else sql.SQL("")
+        )
         row = self._rows(
-            """
+            sql.SQL(
+                """
             SELECT current_user, r.rolsuper, r.rolcreaterole, r.rolcreatedb, r.rolreplication, r.rolbypassrls,
                    coalesce(current_setting('rds.restrict_password_commands', true), 'off')
                      IN ('on', '1', 'true'),
@@ -91,13 +109,15 @@ class PostgreSQLAdmin:
                               WHERE p.rolname = 'rds_password'), false),
                    ARRAY(SELECT o.rolname FROM pg_roles o WHERE o.rolname = ANY(%s)
                             AND pg_has_role(current_user, o.oid, 'MEMBER WITH ADMIN OPTION')),
-                   ARRAY(SELECT o.rolname FROM pg_roles o WHERE o.rolname = ANY(%s) AND o.rolsuper)
+                   ARRAY(SELECT o.rolname FROM pg_roles o WHERE o.rolname = ANY(%s) AND o.rolsuper),
+                   current_setting('password_encryption'){ungrantable}
               FROM pg_roles r WHERE r.rolname = current_user
-            """,
-            (list(roles), list(roles)),
+            """
+            ).format(ungrantable=ungrantable_column),
+            (list(roles), list(roles), *check_args),
             context="reading the master's attributes",
         )[0]
-        return MasterFacts(
+        facts = MasterFacts(
             name=row[0],
             server_version=self._version,
             superuser=row[1],
@@ -109,7 +129,11 @@ class PostgreSQLAdmin:
             rds_password_member=row[7],
             admin_of=frozenset(row[8]),
             superuser_roles=frozenset(row[9]),
+            password_encryption=str(row[10]),
         )
+        ungrantable = tuple(listed[int(i)] for i in row[11]) if checks else ()
+        self._master = _MasterRead(roles, privileges, facts, ungrantable)
+        return self._master
 
     def unreproducible(self, source: AccountState) -> list[str]:
         """What this master cannot give the partner, each with its fix; changes nothing.
@@ -120,7 +144,7 @@ class PostgreSQLAdmin:
         """
         role, profile = _role(source), _profile(source)
         problems = self._ownership_problems(role)
-        for database, owns in other_databases(self._conn, role.oid):
+        for database, owns in role.other_databases:
             what = "owns objects" if owns else "holds privileges or policies"
             problems.append(
                 f"{role.name} {what} in database {database}, and the rotation reads the profile only in "
@@ -152,7 +176,7 @@ class PostgreSQLAdmin:
         return problems
 
     def _ownership_problems(self, role: RoleRow) -> list[str]:
-        owned = owned_objects(self._conn, role.oid)
+        owned = role.owned
         if not owned:
             return []
         shown = ", ".join(owned[:_SHOWN_OBJECTS]) + (
@@ -167,24 +191,13 @@ class PostgreSQLAdmin:
             "new objects are the owner's; the rotation gives the partner the same membership and setting)"
         ]
 
-    def _ungrantable(self, privileges: Iterable[Privilege], master: MasterFacts) -> list[Privilege]:
-        if master.superuser:
+    def _ungrantable(self, privileges: frozenset[Privilege], master: MasterFacts) -> list[Privilege]:
+        if master.superuser or not privileges:
             return []
-        checks: list[sql.Composable] = []
-        args: list[Any] = []
-        listed = sorted(privileges)
-        for i, p in enumerate(listed):
-            check = _CHECKS[p.kind]
-            with_option = f"{p.privilege} WITH GRANT OPTION"
-            values: list[Any] = [int(p.target[0])] if p.kind == "large object" else [*p.target, with_option]
-            checks.append(sql.SQL("SELECT %s WHERE NOT " + check))  # fixed text; values bound
-            args += [i, *values]
-        if not checks:
-            return []
-        rows = self._rows(
-            sql.SQL(" UNION ALL ").join(checks), args, context="checking the master's grant options"
-        )
-        return [listed[int(r[0])] for r in rows]
+        read = self._master
+        if read is None or read.privileges != privileges:
+            read = self._read_master_facts(self._master.roles if self._master else frozenset(), privileges)
+        return list(read.ungrantable)
 
     def _member_of(self, role: str) -> bool:
         rows = self._rows(
@@ -207,10 +220,13 @@ class PostgreSQLAdmin:
             return []
         s, p = _role(source), _role(partner)
         problems = []
-        inside, outside = self._rows(
-            "SELECT pg_has_role(%s::oid, %s::oid, 'MEMBER'), pg_has_role(%s::oid, %s::oid, 'MEMBER')",
-            (p.oid, s.oid, s.oid, p.oid),
-        )[0]
+        if s.name in p.read_with and p.name in s.read_with:
+            inside, outside = s.name in p.member_of, p.name in s.member_of
+        else:
+            inside, outside = self._rows(
+                "SELECT pg_has_role(%s::oid, %s::oid, 'MEMBER'), pg_has_role(%s::oid, %s::oid, 'MEMBER')",
+                (p.oid, s.oid, s.oid, p.oid),
+            )[0]
         if inside:
             problems.append(
                 f"{p.name} is a member of {s.name}: the colors must not share a role's identity; fix: "
@@ -221,7 +237,7 @@ class PostgreSQLAdmin:
                 f"{s.name} is a member of {p.name}: the colors must not share a role's identity; fix: "
                 f"REVOKE {p.name} FROM {s.name}"
             )
-        owned = owned_objects(self._conn, p.oid)
+        owned = p.owned
         if owned:
             problems.append(
                 f"{p.name} owns {', '.join(owned[:_SHOWN_OBJECTS])}: the partner must own nothing; fix: "
@@ -229,17 +245,23 @@ class PostgreSQLAdmin:
             )
         if not p.can_login:
             problems.append(f"{p.name} cannot log in (NOLOGIN); fix: ALTER ROLE {p.name} LOGIN")
-        problems += alter_problems(p.name, self.master_facts([p.name]))
+        # With the roles unreproducible() asks about next, so both checks share one read.
+        asked = frozenset({p.name, *(m.role for m in _profile(source).memberships)})
+        if self._master is None or not asked <= self._master.roles:
+            self._read_master_facts(asked, _profile(source).privileges)
+        problems += alter_problems(p.name, self.master_facts(asked))
         return problems
 
     # --- changing -------------------------------------------------------------------------------
 
     def migrate_ownership(self, user: str, partner: str | None, owner: str, *, dry_run: bool) -> list[str]:
         """The shared-owner migration :meth:`unreproducible` names (:mod:`.ownership`), in this database."""
+        self._master = None
         return migrate_ownership(self._conn, user=user, partner=partner, owner=owner, dry_run=dry_run)
 
     def create_partner(self, source: AccountState, user: str) -> AccountState:
         """``CREATE ROLE user LOGIN`` with no password: SCRAM logins fail until the real one is set."""
+        self._master = None
         exists = self._rows("SELECT 1 FROM pg_roles WHERE rolname = %s", (user,))
         if not exists:
             self._rows(
@@ -255,33 +277,53 @@ class PostgreSQLAdmin:
 
         Default privileges FOR the partner need the master to be a member of it: when it is not, the
         master is made one for these statements and the membership is revoked right after.
+
+        The plan goes in one message (:func:`.connection.run_last`): the server runs it as one
+        implicit transaction, so it applies whole or not at all. When it fails, the statements are
+        run again one by one, so the error names the one the server refuses.
         """
         changes = plan(_profile(target), _profile(source), target_role=target.user, source_role=source.user)
+        if not changes:
+            return []
         needs_self_grant = any(c.as_member_of == target.user for c in changes) and not self._member_of(
             target.user
         )
         me = sql.Identifier(target.user)
+        grant = sql.SQL("GRANT {} TO CURRENT_USER").format(me)
+        revoke = sql.SQL("REVOKE {} FROM CURRENT_USER").format(me)
+        statements = [c.statement for c in changes]
+        if needs_self_grant:
+            statements = [grant, *statements, revoke]
+        try:
+            run_last(self._conn, sql.SQL("; ").join(statements), context=f"syncing {target.user}'s profile")
+        except DatabaseError:
+            self._clone_one_by_one(changes, source.user, target.user, needs_self_grant=needs_self_grant)
+        return [c.kind for c in changes]
+
+    def _clone_one_by_one(
+        self, changes: list[Change], source: str, target: str, *, needs_self_grant: bool
+    ) -> None:
+        """The plan a statement per round trip, so a failure names its statement."""
+        me = sql.Identifier(target)
         if needs_self_grant:
             self._rows(
-                sql.SQL("GRANT {} TO CURRENT_USER").format(me), context=f"GRANT {target.user} TO the master"
+                sql.SQL("GRANT {} TO CURRENT_USER").format(me), context=f"GRANT {target} TO the master"
             )
         try:
             for change in changes:
                 shown = change.statement.as_string(self._conn)
-                self._rows(
-                    change.statement, context=f"cannot give {target.user} what {source.user} has: {shown}"
-                )
+                self._rows(change.statement, context=f"cannot give {target} what {source} has: {shown}")
         finally:
             if needs_self_grant:
                 self._rows(
                     sql.SQL("REVOKE {} FROM CURRENT_USER").format(me),
-                    context=f"REVOKE {target.user} FROM the master",
+                    context=f"REVOKE {target} FROM the master",
                 )
-        return [c.kind for c in changes]
 
     def set_password(self, source: AccountState, target: AccountState, password: str) -> None:
         """The SCRAM verifier, computed here, is all the server receives (:mod:`.password`)."""
-        set_password(self._conn, target.user, password)
+        encryption = self._master.facts.password_encryption if self._master else None
+        set_password(self._conn, target.user, password, password_encryption=encryption)
 
     def count_sessions(self, user: str) -> int:
         rows = self._rows(
@@ -304,6 +346,31 @@ class PostgreSQLAdmin:
         yield acquired
         if acquired:
             self._rows("SELECT pg_advisory_unlock(%s)", (lock,), "releasing the rotation lock")
+
+
+@dataclass(frozen=True)
+class _MasterRead:
+    """One read of the master's facts: for which roles, and which of ``privileges`` it may not grant."""
+
+    roles: frozenset[str]
+    privileges: frozenset[Privilege]
+    facts: MasterFacts
+    ungrantable: tuple[Privilege, ...]
+
+
+def _grant_checks(privileges: Iterable[Privilege]) -> tuple[list[Privilege], list[sql.Composable], list[Any]]:
+    """The privileges in order and, per privilege, ``SELECT <its index> WHERE NOT <the master may
+    grant it>`` with its bound values."""
+    checks: list[sql.Composable] = []
+    args: list[Any] = []
+    listed = sorted(privileges)
+    for i, p in enumerate(listed):
+        check = _CHECKS[p.kind]
+        with_option = f"{p.privilege} WITH GRANT OPTION"
+        values: list[Any] = [int(p.target[0])] if p.kind == "large object" else [*p.target, with_option]
+        checks.append(sql.SQL("SELECT %s WHERE NOT " + check))  # fixed text; values bound
+        args += [i, *values]
+    return listed, checks, args
 
 
 def _role(state: AccountState) -> RoleRow:

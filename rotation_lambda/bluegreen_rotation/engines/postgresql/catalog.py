@@ -1,5 +1,9 @@
 """The catalog queries behind a role's profile (:mod:`.profile`): each value a bound parameter.
 
+:func:`read_accounts` reads several roles at once, each with every part of its profile, what it owns
+and where else it holds something, in one query: each part is the single-part query below,
+correlated to the outer role and aggregated into a JSON array of its rows.
+
 Privileges inside a database are read in the connected one (the secret's ``dbname``): a role's
 grants in other databases are named by :func:`other_databases` so ``unreproducible`` refuses them
 rather than cloning half a profile.
@@ -20,16 +24,7 @@ from .profile import (
     settings_from_rows,
 )
 
-__all__ = ["RoleRow", "owned_objects", "read_profile", "read_roles"]
-
-_ROLE_SQL = """
-SELECT rolname, oid, rolcanlogin, rolsuper, rolinherit, rolcreaterole, rolcreatedb, rolreplication,
-       rolbypassrls, rolconnlimit,
-       CASE WHEN rolvaliduntil IS NULL THEN NULL
-            WHEN rolvaliduntil = 'infinity' THEN 'infinity'
-            ELSE to_char(rolvaliduntil AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"') END
-  FROM pg_roles WHERE rolname = ANY(%s)
-"""
+__all__ = ["RoleRow", "accounts_sql", "other_databases", "owned_objects", "read_accounts"]
 
 _MEMBERSHIPS_SQL_16 = """
 SELECT r.rolname, m.admin_option, m.inherit_option, m.set_option
@@ -126,39 +121,100 @@ SELECT DISTINCT d.datname, s.deptype = 'o'
 """
 
 
+_ACCOUNTS_SQL = """
+SELECT me.rolname, me.oid, me.rolcanlogin, me.rolsuper, me.rolinherit, me.rolcreaterole, me.rolcreatedb,
+       me.rolreplication, me.rolbypassrls, me.rolconnlimit,
+       CASE WHEN me.rolvaliduntil IS NULL THEN NULL
+            WHEN me.rolvaliduntil = 'infinity' THEN 'infinity'
+            ELSE to_char(me.rolvaliduntil AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"') END,
+       {memberships},
+       {settings},
+       {privileges},
+       {default_acl},
+       {policies},
+       {owned},
+       {other_databases},
+       ARRAY(SELECT o.rolname FROM pg_roles o WHERE o.rolname = ANY(%(names)s) AND o.oid <> me.oid
+                AND pg_has_role(me.oid, o.oid, 'MEMBER') ORDER BY 1)
+  FROM pg_roles me WHERE me.rolname = ANY(%(names)s)
+"""
+
+
 @dataclass(frozen=True)
 class RoleRow:
-    """A role as ``pg_roles`` shows it: OID, LOGIN and the attributes :class:`RoleProfile` compares."""
+    """A role as ``pg_roles`` shows it: OID, LOGIN and the attributes :class:`RoleProfile` compares;
+    ``owned`` and ``other_databases`` as :func:`owned_objects` and :func:`other_databases` return them,
+    and membership (direct or not) in the other roles read with it, in the same query as the profile."""
 
     name: str
     oid: int
     can_login: bool
     attributes: tuple[tuple[str, str], ...]
+    owned: tuple[str, ...] = ()
+    other_databases: tuple[tuple[str, bool], ...] = ()
+    read_with: tuple[str, ...] = ()
+    """The roles read in the same query: ``member_of`` says which of them this role is a member of."""
+    member_of: frozenset[str] = frozenset()
 
 
-def read_roles(conn: Connection, names: tuple[str, ...]) -> dict[str, RoleRow]:
-    rows = run(conn, _ROLE_SQL, (list(names),), context="reading roles")
-    return {r[0]: RoleRow(r[0], int(r[1]), bool(r[2]), attributes_from_row(r[3:])) for r in rows}
+def _part(sql_text: str, columns: int) -> str:
+    """A per-role catalog query as one JSON array of its rows, correlated to the outer role ``me``
+    instead of taking the role's OID as a parameter; one-column rows become plain values."""
+    query = sql_text.replace("%(role)s", "me.oid").replace("%s", "me.oid").strip()
+    names = [f"c{i}" for i in range(1, columns + 1)]
+    row = names[0] if columns == 1 else f"json_build_array({', '.join(names)})"
+    return f"(SELECT coalesce(json_agg({row} ORDER BY c1), '[]') FROM ({query}) part({', '.join(names)}))"
 
 
-def read_profile(conn: Connection, role: RoleRow) -> RoleProfile:
-    """The role's whole profile, in five queries."""
-    version = conn.info.server_version
-    members_sql = _MEMBERSHIPS_SQL_16 if version >= 160000 else _MEMBERSHIPS_SQL_15
-    privileges_sql = _PRIVILEGES_SQL + (_PARAMETER_PRIVILEGES_SQL if version >= 150000 else "")
-    args = {"role": role.oid}
-    return RoleProfile(
-        attributes=role.attributes,
-        memberships=memberships_from_rows(run(conn, members_sql, (role.oid,), context="reading memberships")),
-        settings=settings_from_rows(
-            run(conn, _SETTINGS_SQL, (role.oid,), context="reading settings"), role.name
-        ),
-        privileges=privileges_from_rows(run(conn, privileges_sql, args, context="reading privileges")),
-        default_privileges=default_privileges_from_rows(
-            run(conn, _DEFAULT_ACL_SQL, args, context="reading default privileges"), role.name
-        ),
-        policies=policies_from_rows(run(conn, _POLICIES_SQL, (role.oid,), context="reading policies")),
+def accounts_sql(server_version: int) -> str:
+    """One query for the roles' attributes, profile parts, owned objects and other databases: every
+    part a JSON array of rows (the rows the single-part queries return), one result row per role."""
+    members_sql = _MEMBERSHIPS_SQL_16 if server_version >= 160000 else _MEMBERSHIPS_SQL_15
+    privileges_sql = _PRIVILEGES_SQL + (_PARAMETER_PRIVILEGES_SQL if server_version >= 150000 else "")
+    return _ACCOUNTS_SQL.format(
+        memberships=_part(members_sql, 4),
+        settings=_part(_SETTINGS_SQL, 2),
+        privileges=_part(privileges_sql, 6),
+        default_acl=_part(_DEFAULT_ACL_SQL, 6),
+        policies=_part(_POLICIES_SQL, 4),
+        owned=_part(_OWNED_SQL, 1),
+        other_databases=_part(_OTHER_DATABASES_SQL, 2),
     )
+
+
+def read_accounts(conn: Connection, names: tuple[str, ...]) -> dict[str, tuple[RoleRow, RoleProfile]]:
+    """Each existing role of ``names`` with its whole profile, in one round trip for all of them."""
+    rows = run(
+        conn,
+        accounts_sql(conn.info.server_version),
+        {"names": list(names)},
+        context="reading roles and their profiles",
+    )
+    out: dict[str, tuple[RoleRow, RoleProfile]] = {}
+    for row in rows:
+        name = str(row[0])
+        memberships, settings, privileges, default_acl, policies, owned, elsewhere, member_of = row[11:]
+        attributes = attributes_from_row(row[3:11])
+        role = RoleRow(
+            name,
+            int(row[1]),
+            bool(row[2]),
+            attributes,
+            owned=tuple(str(o) for o in owned),
+            other_databases=tuple((str(d), bool(o)) for d, o in elsewhere),
+            read_with=tuple(names),
+            member_of=frozenset(member_of),
+        )
+        profile = RoleProfile(
+            attributes=attributes,
+            memberships=memberships_from_rows(memberships),
+            settings=settings_from_rows(settings, name),
+            privileges=privileges_from_rows(privileges),
+            default_privileges=default_privileges_from_rows(default_acl, name),
+            policies=policies_from_rows(policies),
+        )
+        out[name] = (role, profile)
+    return out
 
 
 def owned_objects(conn: Connection, role_oid: int) -> list[str]:

@@ -6,9 +6,11 @@
   accepts for ``verify-full`` only, so ``verify-ca`` falls back to Python's default CA file). A
   connection that is not encrypted when the mode asks for TLS is closed and refused, whatever libpq
   said.
-- Time: ``connect_timeout`` bounds the connect; the first statement of every session sets
-  ``statement_timeout`` (as a ``SET``, not a startup option, so a session's own role and database
-  defaults stay visible in ``pg_settings.reset_val`` for :mod:`.session`).
+- Time: ``connect_timeout`` bounds the connect; ``statement_timeout`` is a startup option
+  (``options=-c statement_timeout=...``), so bounding the session costs no round trip. A startup
+  option becomes the session's reset value, hiding the role's and database's own defaults, so the
+  session probe (:mod:`.session`) connects with ``bounded=False`` and sends its ``SET`` itself, in
+  the same message as its query (:func:`timeout_statement`).
 - Errors: a refused password (SQLSTATE ``28P01``) or a missing role (``28000`` "role does not exist")
   is :class:`~..base.LoginDenied`; anything else is a DatabaseError naming the SQLSTATE and the
   server's message, never the password. libpq reports a failed connect without a SQLSTATE, so the
@@ -29,7 +31,17 @@ from psycopg import sql
 from ...errors import DatabaseError
 from ..base import Endpoint, LoginDenied
 
-__all__ = ["Connection", "connect", "connect_error", "database_error", "is_login_denied", "run", "withheld"]
+__all__ = [
+    "Connection",
+    "connect",
+    "connect_error",
+    "database_error",
+    "is_login_denied",
+    "run",
+    "run_last",
+    "timeout_statement",
+    "withheld",
+]
 
 Connection = psycopg.Connection[tuple[Any, ...]]
 
@@ -64,9 +76,13 @@ def tls_arguments(endpoint: Endpoint) -> dict[str, Any]:
     return args
 
 
-def connect(endpoint: Endpoint, user: str, password: str, database: str | None = None) -> Connection:
-    """One autocommit connection, every statement bounded by the endpoint's timeout."""
+def connect(
+    endpoint: Endpoint, user: str, password: str, database: str | None = None, *, bounded: bool = True
+) -> Connection:
+    """One autocommit connection, every statement bounded by the endpoint's timeout; with
+    ``bounded=False`` the caller's first message must start with :func:`timeout_statement`."""
     where = f"{endpoint.host}:{endpoint.port}"
+    options: dict[str, Any] = {"options": f"-c statement_timeout={timeout_ms(endpoint)}ms"} if bounded else {}
     try:
         conn: Connection = psycopg.connect(
             host=endpoint.host,
@@ -77,6 +93,7 @@ def connect(endpoint: Endpoint, user: str, password: str, database: str | None =
             connect_timeout=max(1, math.ceil(endpoint.timeout)),
             application_name="bluegreen-rotation",
             autocommit=True,
+            **options,
             **tls_arguments(endpoint),
         )
     except psycopg.Error as exc:
@@ -84,14 +101,17 @@ def connect(endpoint: Endpoint, user: str, password: str, database: str | None =
     if endpoint.tls_mode != "disable" and not conn.pgconn.ssl_in_use:
         conn.close()
         raise DatabaseError(f"connection to {where} is not encrypted; refusing plaintext")
-    try:
-        conn.execute(
-            sql.SQL("SET statement_timeout = {}").format(sql.Literal(f"{int(endpoint.timeout * 1000)}ms"))
-        )
-    except psycopg.Error as exc:
-        conn.close()
-        raise database_error(exc, f"cannot set statement_timeout on {where}") from None
     return conn
+
+
+def timeout_ms(endpoint: Endpoint) -> int:
+    return max(1, int(endpoint.timeout * 1000))
+
+
+def timeout_statement(endpoint: Endpoint) -> sql.Composed:
+    """``SET statement_timeout`` to the endpoint's bound: a session value, leaving the reset value
+    (the role's, database's or server's default) as a client of the role gets it."""
+    return sql.SQL("SET statement_timeout = {}").format(sql.Literal(f"{timeout_ms(endpoint)}ms"))
 
 
 def connect_error(exc: psycopg.Error, context: str, password: str) -> DatabaseError:
@@ -153,6 +173,21 @@ def run(
     except psycopg.Error as exc:
         label = context or _label(statement, conn)
         raise database_error(exc, f"{label} failed", secrets=secrets) from None
+
+
+def run_last(
+    conn: Connection, statements: sql.Composed, *, context: str, secrets: Iterable[str] = ()
+) -> list[tuple[Any, ...]]:
+    """Sends ``statements`` (several, ``;``-separated, no parameters: the simple query protocol) in
+    one message; the rows of the last. A failing one stops the rest, the server rolls them back."""
+    try:
+        with conn.cursor() as cur:
+            cur.execute(statements)
+            while cur.nextset():
+                pass
+            return list(cur.fetchall()) if cur.description else []
+    except psycopg.Error as exc:
+        raise database_error(exc, f"{context} failed", secrets=secrets) from None
 
 
 def _label(statement: sql.Composable | str, conn: Connection) -> str:

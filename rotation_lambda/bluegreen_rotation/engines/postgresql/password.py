@@ -20,6 +20,7 @@ from ...errors import DatabaseError
 from .connection import Connection, run
 
 __all__ = [
+    "SCRAM_ALGORITHM",
     "SCRAM_PREFIX",
     "iterations_problem",
     "password_statement",
@@ -29,22 +30,32 @@ __all__ = [
 ]
 
 SCRAM_PREFIX = "SCRAM-SHA-256$"
+SCRAM_ALGORITHM = "scram-sha-256"  # nosec B105 - the password_encryption value
+_NOT_SCRAM = (
+    "the server's password_encryption is not scram-sha-256, so {role!r}'s password would be stored as "
+    "an MD5 hash (a password equivalent); fix: set password_encryption = 'scram-sha-256' (on "
+    "Aurora/RDS in the DB cluster parameter group), then retry"
+)
 
 
-def scram_verifier(conn: Connection, role: str, password: str) -> str:
-    """The SCRAM-SHA-256 verifier of ``password`` for ``role``, as the server's settings ask."""
+def scram_verifier(conn: Connection, role: str, password: str, password_encryption: str | None = None) -> str:
+    """The SCRAM-SHA-256 verifier of ``password`` for ``role``, as the server's settings ask.
+
+    ``password_encryption``, when the caller has read it from the server, saves libpq asking
+    (``SHOW password_encryption``, a round trip); a server setting other than SCRAM is refused
+    either way.
+    """
+    if password_encryption and password_encryption != SCRAM_ALGORITHM:
+        raise DatabaseError(_NOT_SCRAM.format(role=role))
+    algorithm = password_encryption.encode() if password_encryption else None
     try:
-        verifier = conn.pgconn.encrypt_password(password.encode(), role.encode(), None).decode()
+        verifier = conn.pgconn.encrypt_password(password.encode(), role.encode(), algorithm).decode()
     except Exception as exc:  # noqa: BLE001 - libpq's error names the setting, never the password
         raise DatabaseError(
             f"cannot compute the password verifier for {role!r}: {type(exc).__name__}"
         ) from None
     if not verifier.startswith(SCRAM_PREFIX):
-        raise DatabaseError(
-            f"the server's password_encryption is not scram-sha-256, so {role!r}'s password would be "
-            "stored as an MD5 hash (a password equivalent); fix: set password_encryption = "
-            "'scram-sha-256' (on Aurora/RDS in the DB cluster parameter group), then retry"
-        )
+        raise DatabaseError(_NOT_SCRAM.format(role=role))
     return verifier
 
 
@@ -77,13 +88,16 @@ def password_statement(role: str, verifier: str) -> sql.Composed:
     return sql.SQL("ALTER ROLE {} PASSWORD {}").format(sql.Identifier(role), sql.Literal(verifier))
 
 
-def set_password(conn: Connection, role: str, password: str) -> None:
-    """Sets ``role``'s password; a failure names the role and SQLSTATE, never password or verifier."""
-    verifier = scram_verifier(conn, role, password)
-    setting = run(
-        conn, "SELECT current_setting('scram_iterations', true)", context="reading scram_iterations"
-    )
-    problem = iterations_problem(verifier, setting[0][0] if setting else None)
+def set_password(
+    conn: Connection, role: str, password: str, *, password_encryption: str | None = None
+) -> None:
+    """Sets ``role``'s password; a failure names the role and SQLSTATE, never password or verifier.
+
+    ``scram_iterations`` is the value the server reports at connect (PostgreSQL 16 on: it is what
+    libpq 16+ hashes with), None before 16, where there is no such setting.
+    """
+    verifier = scram_verifier(conn, role, password, password_encryption)
+    problem = iterations_problem(verifier, conn.info.parameter_status("scram_iterations"))
     if problem:
         raise DatabaseError(problem)
     run(

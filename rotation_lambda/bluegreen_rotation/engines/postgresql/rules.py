@@ -41,6 +41,8 @@ class MasterFacts:
     superuser_roles: frozenset[str] = field(default_factory=frozenset)
     restrict_password_commands: bool = False
     rds_password_member: bool = False
+    password_encryption: str = ""
+    """The master session's ``password_encryption`` ("" when not read): how libpq hashes a password."""
 
     def holds(self, attribute: str) -> bool:
         return {

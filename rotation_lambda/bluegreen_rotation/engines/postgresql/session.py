@@ -1,10 +1,12 @@
 """What a live session of a role reports about itself: what a client notices after a flip.
 
 - settings: ``pg_settings.reset_val`` with its unit (``9000ms``), the session's value from its role,
-  database and server defaults, untouched by the ``SET statement_timeout`` this engine runs first;
+  database and server defaults, untouched by the ``SET statement_timeout`` sent ahead of the probe;
 - ``current_user`` (a role's ``SET role`` default shows here);
 - ``pg_has_role`` for every role the login role is a member of (MEMBER, USAGE and, from PostgreSQL 16
   on, SET), the own (login) role's name normalised so two colors compare equal.
+
+All of it in one query, sent with its ``SET statement_timeout`` in one message.
 """
 
 from __future__ import annotations
@@ -13,11 +15,13 @@ import contextlib
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from psycopg import sql
+
 from ..base import Endpoint, SessionFacts
-from .connection import connect, run
+from .connection import connect, run_last, timeout_statement
 from .profile import SELF
 
-__all__ = ["PROBED_SETTINGS", "membership_grants", "session_facts"]
+__all__ = ["PROBED_SETTINGS", "membership_grants", "probe_statement", "session_facts"]
 
 PROBED_SETTINGS = (
     "statement_timeout",
@@ -35,30 +39,36 @@ PROBED_SETTINGS = (
     "row_security",
 )
 
-_MEMBERSHIPS_SQL = """
-SELECT r.rolname, pg_has_role(session_user, r.oid, 'USAGE'){set_column}
-  FROM pg_roles r
- WHERE r.rolname <> session_user AND pg_has_role(session_user, r.oid, 'MEMBER')
+_PROBE_SQL = """
+SELECT current_user, session_user,
+       (SELECT coalesce(json_agg(json_build_array(s.name, s.reset_val || coalesce(s.unit, ''))), '[]')
+          FROM pg_settings s WHERE s.name = ANY({settings})),
+       (SELECT coalesce(json_agg(json_build_array(
+                 r.rolname, pg_has_role(session_user, r.oid, 'USAGE'){set_column})), '[]')
+          FROM pg_roles r
+         WHERE r.rolname <> session_user AND pg_has_role(session_user, r.oid, 'MEMBER'))
 """
 
 
+def probe_statement(endpoint: Endpoint, server_version: int) -> sql.Composed:
+    """The bound and the probe as one simple-protocol message: one round trip, the ``SET`` first so
+    the probe runs bounded. The message carries no value from outside (the setting names are this
+    module's, rendered as a literal by psycopg), so it needs no bound parameter."""
+    set_column = ", pg_has_role(session_user, r.oid, 'SET')" if server_version >= 160000 else ""
+    probe = sql.SQL(_PROBE_SQL.replace("{set_column}", set_column)).format(
+        settings=sql.Literal(list(PROBED_SETTINGS))
+    )
+    return sql.SQL("{}; {}").format(timeout_statement(endpoint), probe)
+
+
 def session_facts(endpoint: Endpoint, user: str, password: str, database: str | None) -> SessionFacts:
-    with contextlib.closing(connect(endpoint, user, password, database)) as conn:
-        who = run(conn, "SELECT current_user, session_user", context=f"session probe as {user!r}")[0]
-        settings = run(
-            conn,
-            "SELECT name, reset_val || coalesce(unit, '') FROM pg_settings WHERE name = ANY(%s)",
-            (list(PROBED_SETTINGS),),
-            context=f"session probe as {user!r}",
-        )
-        set_column = ", pg_has_role(session_user, r.oid, 'SET')" if conn.info.server_version >= 160000 else ""
-        members = run(
-            conn, _MEMBERSHIPS_SQL.format(set_column=set_column), context=f"session probe as {user!r}"
-        )
-    own = str(who[1])
-    values = {"current_user": _norm(who[0], own)}
-    values |= {str(name): _norm(value, own) for name, value in settings}
-    return SessionFacts(values, membership_grants(members, own))
+    context = f"session probe as {user!r}"
+    with contextlib.closing(connect(endpoint, user, password, database, bounded=False)) as conn:
+        row = run_last(conn, probe_statement(endpoint, conn.info.server_version), context=context)[0]
+    own = str(row[1])
+    values = {"current_user": _norm(row[0], own)}
+    values |= {str(name): _norm(value, own) for name, value in row[2]}
+    return SessionFacts(values, membership_grants(row[3], own))
 
 
 def membership_grants(rows: Iterable[Sequence[Any]], own: str) -> frozenset[str]:
