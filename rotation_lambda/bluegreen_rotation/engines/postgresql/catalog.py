@@ -163,7 +163,8 @@ def _part(sql_text: str, columns: int) -> str:
     query = sql_text.replace("%(role)s", "me.oid").replace("%s", "me.oid").strip()
     names = [f"c{i}" for i in range(1, columns + 1)]
     row = names[0] if columns == 1 else f"json_build_array({', '.join(names)})"
-    return f"(SELECT coalesce(json_agg({row} ORDER BY c1), '[]') FROM ({query}) part({', '.join(names)}))"
+    # Only this module's fixed catalog SQL and generated column names are formatted in; no value is.
+    return f"(SELECT coalesce(json_agg({row} ORDER BY c1), '[]') FROM ({query}) part({', '.join(names)}))"  # nosec B608
 
 
 def accounts_sql(server_version: int) -> str:
