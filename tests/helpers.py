@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import psycopg
 import pymysql
 
 from bluegreen_db.dburl import parse_url
@@ -48,6 +49,22 @@ def login_as(url: str, **connect_kwargs: Any) -> str:
     with conn, conn.cursor() as cur:
         cur.execute("SELECT CURRENT_USER()")
         return str(cur.fetchone()[0]).split("@")[0]
+
+
+def pg_connect(url: str, sslmode: str = "disable") -> psycopg.Connection[Any]:
+    """A psycopg connection with a PostgreSQL URL's credentials, as a consumer would open it: one place
+    for the tests that log in with the URLs the mirror wrote (plaintext on the loopback server unless
+    ``sslmode`` says otherwise)."""
+    parsed = parse_url(url)
+    return psycopg.connect(
+        host=parsed.host,
+        port=parsed.port,
+        user=parsed.username,
+        password=parsed.password,
+        dbname=parsed.database,
+        sslmode=sslmode,
+        connect_timeout=5,
+    )
 
 
 def url_logs_in_as(stack: Any, url: str, user: str) -> bool:

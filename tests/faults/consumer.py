@@ -94,17 +94,8 @@ class Consumer:
 
 def _psycopg_login(url: str) -> str:
     """Logs in with a URL's credentials (plaintext: the session's server is reached on loopback)."""
-    from bluegreen_db.dburl import parse_url
+    from tests.helpers import pg_connect
 
-    parsed = parse_url(url)
-    with psycopg.connect(
-        host=parsed.host,
-        port=parsed.port,
-        user=parsed.username,
-        password=parsed.password,
-        dbname=parsed.database,
-        sslmode="disable",
-        connect_timeout=5,
-    ) as conn:
+    with pg_connect(url) as conn:
         row = conn.execute("SELECT session_user").fetchone()
     return str(row[0]) if row else ""

@@ -18,14 +18,13 @@ import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
-import psycopg
 import pytest
 
 from bluegreen_db.dburl import parse_url
 from bluegreen_db.naming import ParameterNames
 from bluegreen_ops import sam_local
 from tests.availability import skip_unless_available
-from tests.helpers import login_as
+from tests.helpers import login_as, pg_connect
 from tests.reporting import report
 
 pytestmark = [pytest.mark.container, pytest.mark.slow]
@@ -168,16 +167,7 @@ def test_engine_cleans_up_after_a_failure(engine_available: None) -> None:
 
 def _pg_login_as(url: str) -> str:
     """Logs in with a PostgreSQL URL's credentials over TLS; returns ``current_user``."""
-    parsed = parse_url(url)
-    with psycopg.connect(
-        host=parsed.host,
-        port=parsed.port,
-        user=parsed.username,
-        password=parsed.password,
-        dbname=parsed.database,
-        sslmode="require",
-        connect_timeout=5,
-    ) as conn:
+    with pg_connect(url, sslmode="require") as conn:
         row = conn.execute("SELECT current_user").fetchone()
     assert row is not None
     return str(row[0])

@@ -25,9 +25,8 @@ import psycopg
 import pytest
 
 from app import lambda_handler
-from bluegreen_db.dburl import parse_url
 from bluegreen_ops.devstack.secrets_manager_driver import RotationDriver, RotationFailedError
-from tests.helpers import flag, parameters, secret_value, url_logs_in_as
+from tests.helpers import flag, parameters, pg_connect, secret_value, url_logs_in_as
 
 pytestmark = pytest.mark.parametrize("engine_stack", ["postgresql"], indirect=True)
 
@@ -86,17 +85,8 @@ class QueryLoad:
                 f"the flag names {what.split('/', maxsplit=1)[0]} but its {what} URL is missing"
             )
             return
-        parsed = parse_url(url)
         try:
-            with psycopg.connect(
-                host=parsed.host,
-                port=parsed.port,
-                user=parsed.username,
-                password=parsed.password,
-                dbname=parsed.database,
-                sslmode="disable",
-                connect_timeout=5,
-            ) as conn:
+            with pg_connect(url) as conn:
                 row = conn.execute("SELECT session_user, count(*) FROM items").fetchone()
         except psycopg.Error as exc:  # the message names the user, never the password
             self.failures.append(f"{what}: {type(exc).__name__}: {str(exc).splitlines()[0]}")
