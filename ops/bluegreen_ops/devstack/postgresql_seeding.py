@@ -9,12 +9,11 @@ only as a SCRAM verifier, so the server log (``log_statement=all``) never holds 
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from psycopg import sql
 
-from .app_database import AppDatabase
+from .app_database import AppDatabase, register_secrets
 from .postgresql import MASTER_USER, PostgreSQL
 
 __all__ = ["seed_postgresql_application"]
@@ -64,32 +63,24 @@ def seed_postgresql_application(
             "ALTER ROLE {app} IN DATABASE {db} SET lock_timeout = '7s'",
         ):
             conn.execute(sql.SQL(statement).format(app=app, db=database))
-    master = secretsmanager.create_secret(
-        Name=f"{name}/master",
-        SecretString=json.dumps(
-            {
-                "username": MASTER_USER,
-                "password": db.master_password,
-                "engine": "postgres",
-                "host": db.host,
-                "port": db.port,
-                **(master_extra or {}),
-            }
-        ),
+    return register_secrets(
+        secretsmanager,
+        name,
+        master={
+            "username": MASTER_USER,
+            "password": db.master_password,
+            "engine": "postgres",
+            "host": db.host,
+            "port": db.port,
+            **(master_extra or {}),
+        },
+        app={
+            "engine": engine,
+            "host": db.host,
+            "port": db.port,
+            "username": username,
+            "password": password,
+            "dbname": dbname,
+            **(extra_secret or {}),
+        },
     )
-    secret = secretsmanager.create_secret(
-        Name=name,
-        SecretString=json.dumps(
-            {
-                "engine": engine,
-                "host": db.host,
-                "port": db.port,
-                "username": username,
-                "password": password,
-                "dbname": dbname,
-                "masterarn": master["ARN"],
-                **(extra_secret or {}),
-            }
-        ),
-    )
-    return AppDatabase(secret_arn=secret["ARN"], master_arn=master["ARN"], username=username, dbname=dbname)

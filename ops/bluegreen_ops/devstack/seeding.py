@@ -7,10 +7,9 @@ shape of :mod:`.postgresql_seeding`), so tests, bench and the demo seed either t
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING, Any
 
-from .app_database import AppDatabase
+from .app_database import AppDatabase, register_secrets
 from .mariadb import ADMIN_USER, MariaDB
 
 if TYPE_CHECKING:
@@ -57,32 +56,24 @@ def seed_application(
     db.execute("CREATE USER IF NOT EXISTS %s@%s IDENTIFIED BY %s", (username, user_host, password))
     db.execute(f"GRANT SELECT, INSERT, UPDATE, DELETE ON `{dbname}`.* TO %s@%s", (username, user_host))
     db.execute(f"GRANT SELECT ON `{dbname}\\_archive`.* TO %s@%s", (username, user_host))
-    master = secretsmanager.create_secret(
-        Name=f"{name}/master",
-        SecretString=json.dumps(
-            {
-                "username": ADMIN_USER,
-                "password": db.admin_password,
-                "engine": "mysql",
-                "host": db.host,
-                "port": db.port,
-                **(master_extra or {}),
-            }
-        ),
+    return register_secrets(
+        secretsmanager,
+        name,
+        master={
+            "username": ADMIN_USER,
+            "password": db.admin_password,
+            "engine": "mysql",
+            "host": db.host,
+            "port": db.port,
+            **(master_extra or {}),
+        },
+        app={
+            "engine": engine or "aurora-mysql",
+            "host": db.host,
+            "port": db.port,
+            "username": username,
+            "password": password,
+            "dbname": dbname,
+            **(extra_secret or {}),
+        },
     )
-    secret = secretsmanager.create_secret(
-        Name=name,
-        SecretString=json.dumps(
-            {
-                "engine": engine or "aurora-mysql",
-                "host": db.host,
-                "port": db.port,
-                "username": username,
-                "password": password,
-                "dbname": dbname,
-                "masterarn": master["ARN"],
-                **(extra_secret or {}),
-            }
-        ),
-    )
-    return AppDatabase(secret_arn=secret["ARN"], master_arn=master["ARN"], username=username, dbname=dbname)
