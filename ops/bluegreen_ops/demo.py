@@ -7,8 +7,8 @@ above the TTL) and prints what changed at each: the flag, the users of AWSCURREN
 and the client's failed queries (zero).
 
 Run: ``make demo`` (or ``python -m bluegreen_ops.demo``); ``make demo ENGINE=postgres`` runs the same
-rotations against PostgreSQL, whose server serves TLS with a CA made for the run, so the function and
-the layer both verify it (``verify-full``) there.
+rotations against PostgreSQL. Either server serves TLS with a CA made for the run, and the function and
+the layer both verify it (``verify-full``), as in production.
 """
 
 from __future__ import annotations
@@ -17,10 +17,12 @@ import argparse
 import json
 import os
 import sys
+import tempfile
 import threading
 import time
 from collections import Counter
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -34,6 +36,7 @@ from bluegreen_ops.devstack.moto_server import MotoServer, aws_environment
 from bluegreen_ops.devstack.postgresql import PostgreSQL
 from bluegreen_ops.devstack.secrets_manager_driver import RotationDriver
 from bluegreen_ops.devstack.seeding import seed_application
+from bluegreen_ops.devstack.tls import make_tls_files
 
 PREFIX = "/db/demo"
 TTL_SECONDS = 1.0
@@ -101,8 +104,17 @@ def _start_database(engine: LocalEngine) -> tuple[MariaDB | PostgreSQL, dict[str
             "BLUEGREEN_DB_TLS_MODE": "verify-full",
             "BLUEGREEN_DB_TLS_CA_FILE": ca,
         }
-    # The demo's MariaDB serves no TLS; the production default is verify-full.
-    return MariaDB().start(), {"DB_TLS_MODE": "disable", "BLUEGREEN_DB_TLS_MODE": "disable"}
+    # TLS as in production (verify-full), with a CA made for the run inside the server's work dir, so
+    # stopping the server removes it too.
+    workdir = Path(tempfile.mkdtemp(prefix="bluegreen-mariadb-"))
+    tls = make_tls_files(workdir / "tls")
+    ca = str(tls.ca_cert)
+    return MariaDB(tls=tls, workdir=workdir).start(), {
+        "DB_TLS_MODE": "verify-full",
+        "DB_TLS_CA_FILE": ca,
+        "BLUEGREEN_DB_TLS_MODE": "verify-full",
+        "BLUEGREEN_DB_TLS_CA_FILE": ca,
+    }
 
 
 def _parse(argv: Sequence[str] | None) -> LocalEngine:
