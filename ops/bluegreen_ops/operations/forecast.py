@@ -6,7 +6,8 @@ function about a refusal.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from bluegreen_db.naming import other_color
@@ -51,3 +52,30 @@ def next_rotation(
         policy,
     )
     return Forecast(target_user, target, str(refusal) if refusal else None, sessions is not None)
+
+
+def next_rotation_everywhere(
+    current: DbSecret,
+    mirror: MirrorState,
+    replicas: Mapping[str, MirrorState],
+    *,
+    now: datetime,
+    grace_seconds: int,
+    sessions: int | None,
+    policy: str,
+) -> Forecast:
+    """:func:`next_rotation` on the primary region's mirror, then on each replica region's: setSecret's
+    guard reads every region's flag (a consumer there may still use the color about to change), and
+    counts sessions once (they are the database's). A replica's refusal names its region."""
+    forecast = next_rotation(
+        current, mirror, now=now, grace_seconds=grace_seconds, sessions=sessions, policy=policy
+    )
+    for region, there in replicas.items():
+        if forecast.refusal is not None:
+            break
+        refusal = next_rotation(
+            current, there, now=now, grace_seconds=grace_seconds, sessions=None, policy=policy
+        ).refusal
+        if refusal:
+            forecast = replace(forecast, refusal=f"in {region}: {refusal}")
+    return forecast

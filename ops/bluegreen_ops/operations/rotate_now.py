@@ -14,13 +14,15 @@ from typing import Any
 from bluegreen_db.naming import other_color
 from bluegreen_rotation.engines import engine_for
 from bluegreen_rotation.errors import DatabaseError, InvalidInputError
+from bluegreen_rotation.mirror import Mirror, MirrorState
 from bluegreen_rotation.secret import DbSecret
 from bluegreen_rotation.secrets_store import CURRENT
 
 from ..devstack.secrets_manager_driver import PLACEHOLDER_LAMBDA_ARN, RotationDriver, RotationFailedError
+from .clients import make_clients
 from .env import Env
 from .errors import OperationError, RefusedError, Staged, abandon_command
-from .forecast import next_rotation
+from .forecast import next_rotation_everywhere
 from .guard_settings import GuardSettings, guard_settings
 from .local_rotation import load_handler
 from .secret_reads import SecretMeta, read_stage
@@ -51,9 +53,10 @@ def preflight(env: Env, meta: SecretMeta, *, local: bool, force: bool) -> None:
         )
     # --local: the function runs here, with this shell's settings; on AWS, its own when readable.
     guard = GuardSettings.of_shell(env.settings) if local else guard_settings(env, meta)
-    forecast = next_rotation(
+    forecast = next_rotation_everywhere(
         current,
         mirror,
+        _replica_mirrors(env, meta, current),
         now=datetime.now(UTC),
         grace_seconds=guard.grace_seconds,
         sessions=sessions,
@@ -77,6 +80,14 @@ def preflight(env: Env, meta: SecretMeta, *, local: bool, force: bool) -> None:
         f"--force: starting although setSecret is predicted to refuse ({forecast.refusal}); if it does, "
         "AWSPENDING stays staged and the result says how to clear it"
     )
+
+
+def _replica_mirrors(env: Env, meta: SecretMeta, current: DbSecret) -> dict[str, MirrorState]:
+    """Each replica region's mirror, read with a client of that region, as setSecret's guard reads it."""
+    names = env.names_for(current)
+    return {
+        region: Mirror(make_clients(region, env.profile)[1], names).read() for region in meta.state.replicas
+    }
 
 
 def _database_facts(env: Env, current: DbSecret, user: str) -> tuple[int | None, list[str]]:

@@ -9,7 +9,6 @@ the one command that fixes it. The first problem is the verdict; none means ``co
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import UTC, datetime
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -26,7 +25,7 @@ from bluegreen_rotation.secrets_store import CURRENT, PENDING, PREVIOUS
 
 from ..operations.clients import make_clients
 from ..operations.env import Env
-from ..operations.forecast import next_rotation
+from ..operations.forecast import next_rotation_everywhere
 from ..operations.guard_settings import guard_settings
 from ..operations.rollback import ROLLBACK_LABEL
 from ..operations.secret_reads import describe, read_version
@@ -261,27 +260,16 @@ def _forecast(report: StatusReport, mirror: MirrorState, current: DbSecret) -> N
     """The Next line: what setSecret will say to a rotation started now (the function's own guards)."""
     target_user = current.username_of(other_color(current.color))
     sessions = report.sessions.get(target_user) if report.checked_db else None
-    forecast = next_rotation(
+    replicas = {r.region: r.mirror for r in report.regions[1:] if r.mirror is not None}
+    forecast = next_rotation_everywhere(
         current,
         mirror,
+        replicas,
         now=report.now,
         grace_seconds=report.grace_seconds,
         sessions=sessions,
         policy=report.session_policy,
     )
-    for region in report.regions[1:]:
-        if forecast.refusal is None and region.mirror is not None:
-            # setSecret's guard reads every region's flag (sessions are the database's: counted once).
-            there = next_rotation(
-                current,
-                region.mirror,
-                now=report.now,
-                grace_seconds=report.grace_seconds,
-                sessions=None,
-                policy=report.session_policy,
-            )
-            if there.refusal:
-                forecast = replace(forecast, refusal=f"in {region.region}: {there.refusal}")
     if report.meta.stuck_pending:
         report.next_rotation = "blocked until the unfinished rotation completes or is abandoned"
         report.next_rotation_allowed = False

@@ -13,6 +13,7 @@ from bluegreen_db.naming import ParameterNames
 from bluegreen_ops.devstack.moto_server import REGION
 from bluegreen_ops.devstack.secrets_manager_driver import RotationDriver
 from bluegreen_rotation.regions import regional_ssm_client
+from tests.helpers import stages
 from tests.integration.cli.conftest import Cli
 
 REPLICAS = ("us-west-2", "eu-west-1")
@@ -65,3 +66,27 @@ def test_status_of_a_secret_without_replicas_has_no_regions(cli: Any) -> None:
     cli("adopt")
     assert "regions" not in cli.json("status")
     assert "Region    " not in cli("status").stdout
+
+
+def test_rotate_now_refuses_before_starting_while_a_replica_flag_names_the_color_to_change(
+    make_stack: Any,
+) -> None:
+    """setSecret's guard reads every region's flag; rotate-now's pre-check forecasts the same, so a
+    consumer in a replica region still on green stops the rotation before RotateSecret stages anything."""
+    regional_ssm_client.cache_clear()
+    stack = make_stack(grace=900, extra_secret={"regions": {REPLICAS[0]: {"readerHost": READER}}})
+    stack.secretsmanager.replicate_secret_to_regions(
+        SecretId=stack.app.secret_arn, AddReplicaRegions=[{"Region": r} for r in REPLICAS]
+    )
+    cli = Cli(stack)
+    cli("adopt")
+    boto3.client("ssm", region_name=REPLICAS[1]).put_parameter(
+        Name=ParameterNames(stack.prefix).flag, Value="green", Type="String", Overwrite=True
+    )
+    document = cli.json("rotate-now", "--local", expect=4)
+    message = document["error"]["message"]
+    assert f"in {REPLICAS[1]}:" in message and "nothing was staged" in message, message
+    assert all("AWSPENDING" not in labels for labels in stages(stack).values())
+    next_line = cli("status", expect=3).stdout  # inconsistent: eu-west-1 names a color it lacks URLs of
+    assert f"would be refused: in {REPLICAS[1]}:" in next_line
+    regional_ssm_client.cache_clear()
