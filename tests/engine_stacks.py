@@ -57,17 +57,9 @@ class MariaDBProbe:
 
     def login_as(self, url: str) -> str:
         """Logs in with a URL's credentials as the shared codec parses them; CURRENT_USER()'s user."""
-        parsed = parse_url(url)
-        conn = pymysql.connect(
-            host=parsed.host,
-            port=parsed.port,
-            user=parsed.username,
-            password=parsed.password,
-            database=parsed.database or None,
-        )
-        with conn, conn.cursor() as cur:
-            cur.execute("SELECT CURRENT_USER()")
-            return str(cur.fetchone()[0]).split("@")[0]
+        from tests.helpers import login_as  # tests.helpers imports this module
+
+        return login_as(url)
 
     def grants(self, user: str, dbname: str) -> list[str]:
         host = self.db.execute("SELECT Host FROM mysql.user WHERE User = %s", (user,))[0][0]

@@ -19,6 +19,7 @@ from typing import Any
 import pymysql
 
 from .network import free_port
+from .processes import stop_server
 from .tls import TlsFiles
 
 ADMIN_USER = "admin"
@@ -161,12 +162,6 @@ class MariaDB:
             return list(cur.fetchall())
 
     def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
+        stop_server(self.process, signal.SIGTERM)
         self.process = None
         shutil.rmtree(self.workdir, ignore_errors=True)

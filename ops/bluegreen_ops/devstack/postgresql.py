@@ -33,6 +33,7 @@ import psycopg
 from psycopg import sql
 
 from bluegreen_ops.devstack.network import free_port
+from bluegreen_ops.devstack.processes import stop_server
 from bluegreen_ops.devstack.tls import TlsFiles, make_tls_files
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
@@ -235,12 +236,6 @@ class PostgreSQL:
             yield conn
 
     def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.send_signal(signal.SIGINT)
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
+        stop_server(self.process, signal.SIGINT)
         self.process = None
         shutil.rmtree(self.workdir, ignore_errors=True)
